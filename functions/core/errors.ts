@@ -1,0 +1,173 @@
+/**
+ * Every error fieldlens raises on purpose is a {@link FieldlensError}: a fixed
+ * `name`, a stable machine-readable `code` (what tests, logs, alarms and the
+ * result document key on) and the original failure as `cause`.
+ *
+ * A field's failure is data in the result document, so most of these never
+ * escape an invocation; they are caught at the field boundary and recorded
+ * as `{ code, message }`.
+ */
+
+/** Stable codes. Renaming one is a breaking change for users' alarms and queries. */
+export const ErrorCode = {
+  /** The Lambda environment is missing a variable or holds a bad value. */
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  /** The field set (`FIELDS` or the built-in set) is not valid. */
+  FIELDS_INVALID: 'FIELDS_INVALID',
+  /** One attempt took longer than `MODEL_TIMEOUT_MS`. */
+  MODEL_TIMEOUT: 'MODEL_TIMEOUT',
+  /** The invocation's deadline arrived before the field had an answer. */
+  DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
+  /** The endpoint could not be reached, or the connection broke. */
+  MODEL_CONNECTION: 'MODEL_CONNECTION',
+  /** 429 that stayed after every retry. */
+  MODEL_RATE_LIMITED: 'MODEL_RATE_LIMITED',
+  /** 429 with `insufficient_quota`: retrying cannot help. */
+  MODEL_QUOTA_EXCEEDED: 'MODEL_QUOTA_EXCEEDED',
+  /** 5xx (or 408/409) that stayed after every retry. */
+  MODEL_SERVER_ERROR: 'MODEL_SERVER_ERROR',
+  /** 400/404/413/422 and other client errors: the request itself is wrong. */
+  MODEL_BAD_REQUEST: 'MODEL_BAD_REQUEST',
+  /** 401/403: the key is missing or refused. */
+  MODEL_UNAUTHORIZED: 'MODEL_UNAUTHORIZED',
+  /** The response was not an OpenAI chat completion. */
+  MODEL_BAD_RESPONSE: 'MODEL_BAD_RESPONSE',
+  /** `finish_reason: "length"`: the answer was cut off by the token limit. */
+  MODEL_TRUNCATED: 'MODEL_TRUNCATED',
+  /** The answer was not valid JSON or failed the field's schema, even after the re-ask. */
+  ANSWER_INVALID: 'ANSWER_INVALID',
+  /** A required field came back `null`. */
+  ANSWER_MISSING: 'ANSWER_MISSING',
+  /** The object is empty. */
+  INPUT_EMPTY: 'INPUT_EMPTY',
+  /** The object's bytes are not JPEG, PNG, WebP or GIF. */
+  INPUT_NOT_IMAGE: 'INPUT_NOT_IMAGE',
+  /** The object is larger than `MAX_IMAGE_BYTES`. */
+  INPUT_TOO_LARGE: 'INPUT_TOO_LARGE',
+  /** The object was gone (deleted or replaced) when it was read. */
+  OBJECT_NOT_FOUND: 'OBJECT_NOT_FOUND',
+  /** The event is not an S3 event fieldlens understands. */
+  EVENT_INVALID: 'EVENT_INVALID',
+  /** Something failed that has no more specific code. */
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Extra facts worth logging with an error; never secrets, never image bytes. */
+export type ErrorContext = Readonly<Record<string, unknown>>;
+
+export interface FieldlensErrorOptions extends ErrorOptions {
+  readonly context?: ErrorContext;
+}
+
+/**
+ * Base class of every fieldlens error.
+ *
+ * @example
+ * ```ts
+ * try { … } catch (err) {
+ *   if (err instanceof FieldlensError && err.code === ErrorCode.INPUT_TOO_LARGE) …
+ * }
+ * ```
+ */
+export class FieldlensError extends Error {
+  override name = 'FieldlensError';
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, options: FieldlensErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.context = options.context ?? {};
+  }
+
+  /** The `{ code, message }` pair the result document records. */
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Bad configuration: stops start-up, naming the variable and what it expected. */
+export class ConfigError extends FieldlensError {
+  override name = 'ConfigError';
+  constructor(message: string, options: FieldlensErrorOptions = {}) {
+    super(ErrorCode.CONFIG_INVALID, message, options);
+  }
+}
+
+/** A field set that cannot be used, naming the field and the problem. */
+export class FieldSetError extends FieldlensError {
+  override name = 'FieldSetError';
+  constructor(message: string, options: FieldlensErrorOptions = {}) {
+    super(ErrorCode.FIELDS_INVALID, message, options);
+  }
+}
+
+/** The object cannot be processed; becomes a `rejected` document, costs no model call. */
+export class InputRejectedError extends FieldlensError {
+  override name = 'InputRejectedError';
+  constructor(
+    code: typeof ErrorCode.INPUT_EMPTY | typeof ErrorCode.INPUT_NOT_IMAGE | typeof ErrorCode.INPUT_TOO_LARGE,
+    message: string,
+    options: FieldlensErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * A failure talking to the model endpoint. The adapter classifies it once
+ * (`retryable`, `retryAfterMs`) so the retry policy in the core never has to
+ * know about HTTP libraries.
+ */
+export class ModelError extends FieldlensError {
+  override name = 'ModelError';
+  /** Whether another attempt may succeed (connection errors, 408, 409, 429, 5xx, timeouts). */
+  readonly retryable: boolean;
+  /** The server's own wait hint (`retry-after-ms` / `Retry-After`), if it gave one. */
+  readonly retryAfterMs: number | undefined;
+  /** HTTP status, when there was a response. */
+  readonly status: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: FieldlensErrorOptions & { retryable: boolean; retryAfterMs?: number; status?: number },
+  ) {
+    super(code, message, options);
+    this.retryable = options.retryable;
+    this.retryAfterMs = options.retryAfterMs;
+    this.status = options.status;
+  }
+}
+
+/** The model's text could not be turned into a valid value for the field. */
+export class AnswerError extends FieldlensError {
+  override name = 'AnswerError';
+  constructor(
+    code: typeof ErrorCode.ANSWER_INVALID | typeof ErrorCode.ANSWER_MISSING | typeof ErrorCode.MODEL_TRUNCATED,
+    message: string,
+    options: FieldlensErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** The object named by the event no longer exists (or changed under us). */
+export class ObjectNotFoundError extends FieldlensError {
+  override name = 'ObjectNotFoundError';
+  constructor(message: string, options: FieldlensErrorOptions = {}) {
+    super(ErrorCode.OBJECT_NOT_FOUND, message, options);
+  }
+}
+
+/**
+ * Turns anything thrown into the `{ code, message }` the result document
+ * records. Unknown errors keep their message but get `INTERNAL`.
+ */
+export function toErrorInfo(err: unknown): { code: ErrorCode; message: string } {
+  if (err instanceof FieldlensError) return err.toJSON();
+  if (err instanceof Error) return { code: ErrorCode.INTERNAL, message: err.message };
+  return { code: ErrorCode.INTERNAL, message: String(err) };
+}

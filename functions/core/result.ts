@@ -1,0 +1,179 @@
+/**
+ * The result document: what fieldlens writes for every object that arrives
+ * under the input prefix. Its zod schema is the contract; every document is
+ * validated against it before it is written.
+ */
+import { z } from 'zod';
+import { ErrorCode } from './errors';
+
+/** Bump when a change would break a reader of version 1 documents. */
+export const RESULT_VERSION = 1 as const;
+
+const errorInfoSchema = z
+  .object({
+    code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string(),
+  })
+  .strict();
+export type ErrorInfo = z.infer<typeof errorInfoSchema>;
+
+const usageSchema = z
+  .object({
+    promptTokens: z.number().int().nonnegative(),
+    completionTokens: z.number().int().nonnegative(),
+  })
+  .strict();
+/** Token usage, summed over every attempt of a field (retries and re-asks included). */
+export type Usage = z.infer<typeof usageSchema>;
+
+const fieldResultSchema = z
+  .object({
+    status: z.enum(['ok', 'error']),
+    /** HTTP requests made for this field: transport retries and the re-ask included. */
+    attempts: z.number().int().nonnegative(),
+    latencyMs: z.number().int().nonnegative(),
+    usage: usageSchema.optional(),
+    error: errorInfoSchema.optional(),
+  })
+  .strict()
+  .refine((r) => (r.status === 'error') === (r.error !== undefined), {
+    message: 'a field has an error exactly when its status is "error"',
+  });
+export type FieldResult = z.infer<typeof fieldResultSchema>;
+
+const sourceSchema = z
+  .object({
+    bucket: z.string().min(1),
+    key: z.string().min(1),
+    etag: z.string(),
+    bytes: z.number().int().nonnegative(),
+    contentType: z.string().optional(),
+  })
+  .strict();
+export type SourceRef = z.infer<typeof sourceSchema>;
+
+export const DocumentStatus = z.enum(['complete', 'partial', 'failed', 'rejected']);
+export type DocumentStatus = z.infer<typeof DocumentStatus>;
+
+/** The zod schema of a version 1 result document. */
+export const resultDocumentSchema = z
+  .object({
+    version: z.literal(RESULT_VERSION),
+    status: DocumentStatus,
+    source: sourceSchema,
+    fields: z.record(z.string(), z.unknown()),
+    fieldResults: z.record(z.string(), fieldResultSchema),
+    model: z.object({ name: z.string() }).strict(),
+    /** Why the whole document failed or was rejected. */
+    error: errorInfoSchema.optional(),
+    startedAt: z.iso.datetime(),
+    finishedAt: z.iso.datetime(),
+    durationMs: z.number().int().nonnegative(),
+  })
+  .strict()
+  .superRefine((doc, ctx) => {
+    if (doc.status === 'rejected' && !doc.error) {
+      ctx.addIssue({ code: 'custom', message: 'a rejected document says why in "error"' });
+    }
+    const results = Object.values(doc.fieldResults);
+    const ok = results.filter((r) => r.status === 'ok').length;
+    const expected: DocumentStatus | undefined =
+      doc.status === 'rejected'
+        ? 'rejected'
+        : results.length > 0 && ok === results.length
+          ? 'complete'
+          : ok > 0
+            ? 'partial'
+            : 'failed';
+    if (doc.status !== expected) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `status "${doc.status}" does not match the field results (expected "${expected}")`,
+      });
+    }
+  });
+
+export type ResultDocument = z.infer<typeof resultDocumentSchema>;
+
+/** One field's outcome, as the fan-out reports it. */
+export interface FieldOutcome {
+  readonly name: string;
+  readonly value: unknown;
+  readonly result: FieldResult;
+}
+
+export interface DocumentFrame {
+  readonly source: SourceRef;
+  readonly modelName: string;
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+}
+
+/**
+ * Merges per-field outcomes into one document. Never all-or-nothing: a
+ * failed field is `null` in `fields` with its error in `fieldResults`, and
+ * the other fields are kept.
+ */
+export function mergeResult(frame: DocumentFrame, outcomes: readonly FieldOutcome[]): ResultDocument {
+  const fields: Record<string, unknown> = {};
+  const fieldResults: Record<string, FieldResult> = {};
+  for (const o of outcomes) {
+    fields[o.name] = o.result.status === 'ok' ? o.value : null;
+    fieldResults[o.name] = o.result;
+  }
+  const ok = outcomes.filter((o) => o.result.status === 'ok').length;
+  const status: DocumentStatus =
+    outcomes.length > 0 && ok === outcomes.length ? 'complete' : ok > 0 ? 'partial' : 'failed';
+  return finish(frame, { status, fields, fieldResults });
+}
+
+/** The document for an input that cannot be processed; costs no model call. */
+export function rejectedResult(frame: DocumentFrame, error: ErrorInfo): ResultDocument {
+  return finish(frame, { status: 'rejected', fields: {}, fieldResults: {}, error });
+}
+
+/**
+ * The document for a run that broke as a whole (a crashed task, an
+ * unexpected error): every field listed as failed with that error.
+ */
+export function failedResult(
+  frame: DocumentFrame,
+  fieldNames: readonly string[],
+  error: ErrorInfo,
+): ResultDocument {
+  const fields: Record<string, unknown> = {};
+  const fieldResults: Record<string, FieldResult> = {};
+  for (const name of fieldNames) {
+    fields[name] = null;
+    fieldResults[name] = { status: 'error', attempts: 0, latencyMs: 0, error };
+  }
+  return finish(frame, { status: 'failed', fields, fieldResults, error });
+}
+
+function finish(
+  frame: DocumentFrame,
+  body: Pick<ResultDocument, 'status' | 'fields' | 'fieldResults'> & { error?: ErrorInfo },
+): ResultDocument {
+  const doc: ResultDocument = {
+    version: RESULT_VERSION,
+    status: body.status,
+    source: frame.source,
+    fields: body.fields,
+    fieldResults: body.fieldResults,
+    model: { name: frame.modelName },
+    ...(body.error ? { error: body.error } : {}),
+    startedAt: frame.startedAt.toISOString(),
+    finishedAt: frame.finishedAt.toISOString(),
+    durationMs: Math.max(0, Math.round(frame.finishedAt.getTime() - frame.startedAt.getTime())),
+  };
+  return resultDocumentSchema.parse(doc);
+}
+
+/**
+ * Where a source key's result goes: the output prefix, the key without the
+ * input prefix, then `.json` (`incoming/2026/a.jpg` → `results/2026/a.jpg.json`).
+ */
+export function resultKeyFor(sourceKey: string, inputPrefix: string, outputPrefix: string): string {
+  const rest = sourceKey.startsWith(inputPrefix) ? sourceKey.slice(inputPrefix.length) : sourceKey;
+  return `${outputPrefix}${rest}.json`;
+}
