@@ -1,0 +1,174 @@
+/**
+ * {@link ObjectStore} over the AWS SDK's S3 client: bounded reads,
+ * conditional on the ETag the event named, and JSON writes with metadata.
+ *
+ * The same code runs against any S3-compatible server: the SDK reads
+ * `AWS_ENDPOINT_URL_S3` itself, and {@link createS3Client} turns on
+ * path-style addressing when it is set.
+ */
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { ErrorCode, InputRejectedError } from '../core/errors';
+import { unquote } from '../core/events';
+import type { ObjectInfo, ObjectRef, ObjectStore, ReadOptions } from '../core/ports';
+
+/**
+ * An S3 client configured for fieldlens. Checksums are computed only when
+ * the API requires them: S3-compatible servers that do not understand the
+ * SDK's default aws-chunked uploads would otherwise store the framing.
+ */
+export function createS3Client(
+  env: Readonly<Record<string, string | undefined>> = {},
+  overrides: S3ClientConfig = {},
+): S3Client {
+  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
+  return new S3Client({
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...(endpoint ? { forcePathStyle: true } : {}),
+    ...overrides,
+  });
+}
+
+/** Statuses that mean "no such object (or not that version of it)". */
+function isMissing(err: unknown): boolean {
+  if (!(err instanceof S3ServiceException)) return false;
+  const status = err.$metadata?.httpStatusCode;
+  return err.name === 'NoSuchKey' || err.name === 'NotFound' || status === 404 || status === 412 || err.name === 'PreconditionFailed';
+}
+
+export class S3ObjectStore implements ObjectStore {
+  readonly #s3: S3Client;
+
+  constructor(s3: S3Client) {
+    this.#s3 = s3;
+  }
+
+  async head(ref: ObjectRef): Promise<ObjectInfo | undefined> {
+    try {
+      const out = await this.#s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      return {
+        bucket: ref.bucket,
+        key: ref.key,
+        etag: unquote(out.ETag ?? ''),
+        bytes: out.ContentLength ?? 0,
+        ...(out.ContentType ? { contentType: out.ContentType } : {}),
+        metadata: lowerKeys(out.Metadata),
+      };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async read(ref: ObjectRef, options: ReadOptions): Promise<{ info: ObjectInfo; body: Buffer } | undefined> {
+    let out;
+    try {
+      out = await this.#s3.send(
+        new GetObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          ...(options.etag ? { IfMatch: `"${options.etag}"` } : {}),
+          ...(options.firstBytes ? { Range: `bytes=0-${options.firstBytes - 1}` } : {}),
+        }),
+      );
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+    const stream = out.Body as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+    const declared = out.ContentLength ?? 0;
+    const limit = options.firstBytes ?? options.maxBytes;
+    if (!options.firstBytes && declared > options.maxBytes) {
+      stream?.destroy?.();
+      throw tooLarge(declared, options.maxBytes);
+    }
+    const body = stream ? await readBounded(stream, declared, limit, options.maxBytes, !!options.firstBytes) : Buffer.alloc(0);
+    const totalBytes = options.firstBytes ? totalFromRange(out.ContentRange) ?? declared : body.length;
+    return {
+      info: {
+        bucket: ref.bucket,
+        key: ref.key,
+        etag: unquote(out.ETag ?? ''),
+        bytes: totalBytes,
+        ...(out.ContentType ? { contentType: out.ContentType } : {}),
+        metadata: lowerKeys(out.Metadata),
+      },
+      body,
+    };
+  }
+
+  async putJson(ref: ObjectRef, value: unknown, metadata: Readonly<Record<string, string>>): Promise<void> {
+    await this.#s3.send(
+      new PutObjectCommand({
+        Bucket: ref.bucket,
+        Key: ref.key,
+        Body: JSON.stringify(value, null, 2),
+        ContentType: 'application/json; charset=utf-8',
+        Metadata: { ...metadata },
+      }),
+    );
+  }
+}
+
+function tooLarge(bytes: number, max: number): InputRejectedError {
+  return new InputRejectedError(
+    ErrorCode.INPUT_TOO_LARGE,
+    `the object is ${bytes} bytes, over the limit of ${max} bytes (MAX_IMAGE_BYTES)`,
+  );
+}
+
+/**
+ * Reads a body into one buffer sized from Content-Length (no concatenation
+ * copies), stopping at `limit`. A body longer than declared, or over the
+ * maximum, is refused rather than read on.
+ */
+async function readBounded(
+  stream: NodeJS.ReadableStream & { destroy?: () => void },
+  declared: number,
+  limit: number,
+  maxBytes: number,
+  partial: boolean,
+): Promise<Buffer> {
+  const target = Buffer.allocUnsafe(Math.min(declared || limit, limit));
+  let filled = 0;
+  let overflow: Buffer[] | undefined;
+  for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+    const c = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (filled + c.length <= target.length) {
+      c.copy(target, filled);
+      filled += c.length;
+      continue;
+    }
+    if (partial) {
+      c.copy(target, filled, 0, target.length - filled);
+      filled = target.length;
+      stream.destroy?.();
+      break;
+    }
+    // More bytes than declared: keep going only while under the maximum.
+    overflow ??= [target.subarray(0, filled)];
+    overflow.push(c);
+    filled += c.length;
+    if (filled > maxBytes) {
+      stream.destroy?.();
+      throw tooLarge(filled, maxBytes);
+    }
+  }
+  return overflow ? Buffer.concat(overflow, filled) : target.subarray(0, filled);
+}
+
+function totalFromRange(range: string | undefined): number | undefined {
+  const m = range ? /\/(\d+)$/.exec(range) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+function lowerKeys(m: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+}

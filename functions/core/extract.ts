@@ -1,0 +1,163 @@
+/**
+ * The fan-out: every field of one image asked at once, under a concurrency
+ * cap and one deadline. Total time ≈ the slowest single field.
+ *
+ * A field never throws out of here: its failure becomes a `FieldOutcome`
+ * with an error code, and the other fields are kept.
+ */
+import { answerJsonSchema, parseAnswer, reaskTurns, SYSTEM_PROMPT } from './answer';
+import { AnswerError, ErrorCode, FieldlensError, ModelError, toErrorInfo } from './errors';
+import type { FieldSet, FieldSpec } from './fields';
+import { createLimit, type Limit } from './limit';
+import type { ChatTurn, Clock, ImagePayload, Logger, ModelClient, ModelReply } from './ports';
+import type { FieldOutcome, Usage } from './result';
+import { decideRetry } from './retry';
+
+export interface ExtractOptions {
+  readonly image: ImagePayload;
+  readonly fields: FieldSet;
+  readonly model: ModelClient;
+  /** The invocation's deadline; every request and wait honours it. */
+  readonly deadline: AbortSignal;
+  /** When the deadline's signal fires, in the clock's epoch milliseconds. */
+  readonly deadlineAt: number;
+  /** Most requests in flight at once. @default the number of fields */
+  readonly concurrency?: number;
+  /**
+   * A gate shared with other images of the same invocation, so the cap holds
+   * for the invocation as a whole; replaces `concurrency` when given.
+   */
+  readonly limit?: Limit;
+  /** One attempt's limit. */
+  readonly timeoutMs: number;
+  /** Transport retries per field. */
+  readonly maxRetries: number;
+  readonly maxTokens: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Source of jitter; injectable for tests. @default Math.random */
+  readonly random?: () => number;
+}
+
+/**
+ * Asks every field at once and returns one outcome per field, in field order.
+ *
+ * @example
+ * ```ts
+ * const outcomes = await extractFields({ image, fields, model, deadline: d.signal, deadlineAt: d.at,
+ *   timeoutMs: 60_000, maxRetries: 3, maxTokens: 1024, clock: systemClock, logger });
+ * ```
+ */
+export async function extractFields(options: ExtractOptions): Promise<FieldOutcome[]> {
+  const limit = options.limit ?? createLimit(Math.max(1, options.concurrency ?? options.fields.length));
+  return Promise.all(options.fields.map((field) => limit(() => extractField(field, options))));
+}
+
+/**
+ * One field, start to finish: transport retries with backoff, one re-ask on
+ * an invalid answer, usage summed over every attempt.
+ */
+export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fields'>): Promise<FieldOutcome> {
+  const started = o.clock.now();
+  const random = o.random ?? Math.random;
+  const usage: Usage = { promptTokens: 0, completionTokens: 0 };
+  let sawUsage = false;
+  let attempts = 0;
+  let retries = 0;
+  let followUp: readonly ChatTurn[] = [];
+
+  const finish = (value: unknown, error?: FieldlensError | unknown): FieldOutcome => {
+    const latencyMs = Math.max(0, Math.round(o.clock.now() - started));
+    const result = {
+      status: error === undefined ? ('ok' as const) : ('error' as const),
+      attempts,
+      latencyMs,
+      ...(sawUsage ? { usage: { ...usage } } : {}),
+      ...(error === undefined ? {} : { error: toErrorInfo(error) }),
+    };
+    o.logger.info('field finished', {
+      field: field.name,
+      status: result.status,
+      attempts,
+      latencyMs,
+      ...(result.error ? { error: result.error } : {}),
+    });
+    return { name: field.name, value: error === undefined ? value : null, result };
+  };
+
+  for (;;) {
+    if (o.deadline.aborted) return finish(null, deadlineError(o.deadline));
+    const remaining = o.deadlineAt - o.clock.now();
+    attempts++;
+    let reply: ModelReply;
+    try {
+      reply = await o.model.complete(
+        {
+          image: o.image,
+          system: SYSTEM_PROMPT,
+          prompt: field.prompt,
+          followUp,
+          schemaName: field.name,
+          answerSchema: answerJsonSchema(field),
+          maxTokens: o.maxTokens,
+        },
+        { signal: o.deadline, timeoutMs: Math.max(1, Math.min(o.timeoutMs, remaining)) },
+      );
+    } catch (err) {
+      if (o.deadline.aborted) return finish(null, deadlineError(o.deadline, err));
+      const modelErr = err instanceof ModelError ? err : undefined;
+      const decision = decideRetry({
+        retryable: modelErr?.retryable ?? false,
+        retriesSoFar: retries,
+        retryAfterMs: modelErr?.retryAfterMs,
+        remainingMs: o.deadlineAt - o.clock.now(),
+        policy: { maxRetries: o.maxRetries },
+        random: random(),
+      });
+      if (!decision.retry) return finish(null, err);
+      o.logger.debug('retrying field', {
+        field: field.name,
+        attempt: attempts,
+        delayMs: decision.delayMs,
+        error: toErrorInfo(err),
+      });
+      retries++;
+      try {
+        await o.clock.sleep(decision.delayMs, o.deadline);
+      } catch {
+        return finish(null, deadlineError(o.deadline, err));
+      }
+      continue;
+    }
+
+    if (reply.usage) {
+      sawUsage = true;
+      usage.promptTokens += reply.usage.promptTokens;
+      usage.completionTokens += reply.usage.completionTokens;
+    }
+    if (reply.finishReason === 'length') {
+      // Truncated JSON can parse into a shorter, wrong list; never trust it.
+      return finish(
+        null,
+        new AnswerError(ErrorCode.MODEL_TRUNCATED, `the answer was cut off at max_tokens (${o.maxTokens})`),
+      );
+    }
+    const parsed = parseAnswer(reply.text, field);
+    if (parsed.ok) {
+      if (parsed.value === null && field.required) {
+        return finish(null, new AnswerError(ErrorCode.ANSWER_MISSING, `required field "${field.name}" was not found`));
+      }
+      return finish(parsed.value);
+    }
+    if (followUp.length > 0) {
+      return finish(null, new AnswerError(ErrorCode.ANSWER_INVALID, `invalid answer after a re-ask: ${parsed.error}`));
+    }
+    followUp = reaskTurns(reply.text, parsed.error, field);
+  }
+}
+
+function deadlineError(signal: AbortSignal, cause?: unknown): FieldlensError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof FieldlensError) return reason;
+  return new FieldlensError(ErrorCode.DEADLINE_EXCEEDED, 'the invocation deadline passed', { cause });
+}

@@ -1,0 +1,137 @@
+/**
+ * Lambda handler of the direct mode: an S3 object-created event (direct, or
+ * wrapped in SQS messages) → one result document per image.
+ *
+ * Thin by design: read the event, run the core pipeline per record under one
+ * deadline and one request gate, log, report. Only a failed write fails the
+ * invocation (so Lambda retries it and, in the end, the DLQ has it).
+ */
+import type { Context, SQSBatchResponse } from 'aws-lambda';
+import { toErrorInfo } from './core/errors';
+import { budgetFromRemaining, startDeadline } from './core/deadline';
+import { readEvent, type S3ObjectEvent } from './core/events';
+import { createLimit } from './core/limit';
+import { processObject, type ProcessOutcome } from './core/pipeline';
+import { loadRuntime, once, type Runtime } from './runtime';
+
+/** The parts of the Lambda context the handler uses. */
+export type HandlerContext = Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>;
+
+/** What a direct invocation returns (Lambda ignores it for async events; local runs print it). */
+export interface DirectResponse {
+  readonly outcomes: ReadonlyArray<{ readonly bucket: string; readonly key: string; readonly outcome: ProcessOutcome }>;
+}
+
+export type OnUploadHandler = (event: unknown, context: HandlerContext) => Promise<DirectResponse | SQSBatchResponse>;
+
+/** Thrown when at least one result could not be written, after all records were tried. */
+export class WriteFailedError extends Error {
+  override name = 'WriteFailedError';
+  readonly code = 'RESULT_WRITE_FAILED';
+}
+
+/**
+ * Builds the handler from a runtime factory (the real one in Lambda, local
+ * servers in tests and `npm start`).
+ */
+export function createOnUploadHandler(getRuntime: () => Promise<Runtime>): OnUploadHandler {
+  return async (event, context) => {
+    const rt = await getRuntime();
+    const { config } = rt;
+    const logger = rt.logger.child({ requestId: context.awsRequestId });
+    const items = readEvent(event);
+    for (const item of items) {
+      if (item.error) logger.error('message is not an S3 event; left for the dead-letter queue', { messageId: item.messageId, error: item.error.toJSON() });
+    }
+    const deadline = startDeadline(
+      budgetFromRemaining(context.getRemainingTimeInMillis(), config.deadlineMarginMs),
+      rt.clock,
+    );
+    // One gate for the whole invocation: an SQS batch of several images
+    // still never has more than MODEL_MAX_CONCURRENCY requests in flight.
+    const limit = createLimit(config.model.maxConcurrency);
+    const deps = {
+      store: rt.store,
+      model: rt.model,
+      clock: rt.clock,
+      limit,
+      settings: config,
+      modelSettings: {
+        concurrency: config.model.maxConcurrency,
+        timeoutMs: config.model.timeoutMs,
+        maxRetries: config.model.maxRetries,
+        maxTokens: config.model.maxTokens,
+      },
+    };
+
+    const runRecord = async (record: S3ObjectEvent): Promise<ProcessOutcome> => {
+      const log = logger.child({ bucket: record.bucket, key: record.key });
+      try {
+        const outcome = await processObject({ ...deps, logger: log }, record, deadline);
+        logOutcome(log, outcome);
+        return outcome;
+      } catch (err) {
+        log.error('result not written; the event will be retried', { error: toErrorInfo(err) });
+        throw err;
+      }
+    };
+
+    try {
+      const settled = await Promise.all(
+        items.map(async (item) => {
+          const results = await Promise.allSettled(item.records.map(runRecord));
+          return { item, results };
+        }),
+      );
+      const outcomes = settled.flatMap(({ item, results }) =>
+        results.flatMap((r, i) =>
+          r.status === 'fulfilled' ? [{ bucket: item.records[i]!.bucket, key: item.records[i]!.key, outcome: r.value }] : [],
+        ),
+      );
+      if (items.some((i) => i.messageId !== undefined)) {
+        return {
+          batchItemFailures: settled
+            .filter(({ item, results }) => item.messageId && (item.error || results.some((r) => r.status === 'rejected')))
+            .map(({ item }) => ({ itemIdentifier: item.messageId! })),
+        };
+      }
+      const failures = settled.flatMap(({ results }) => results.filter((r) => r.status === 'rejected'));
+      if (failures.length > 0) {
+        throw new WriteFailedError(
+          `${failures.length} result(s) could not be written: ${toErrorInfo((failures[0] as PromiseRejectedResult).reason).message}`,
+          { cause: (failures[0] as PromiseRejectedResult).reason },
+        );
+      }
+      return { outcomes };
+    } finally {
+      deadline.dispose();
+    }
+  };
+}
+
+function logOutcome(log: Runtime['logger'], outcome: ProcessOutcome): void {
+  if (outcome.kind === 'skipped') {
+    if (outcome.reason === 'not-found') log.warn('object is gone (deleted or replaced) before it was read; nothing written');
+    else log.info('skipped', { reason: outcome.reason });
+    return;
+  }
+  const doc = outcome.document;
+  const results = Object.entries(doc.fieldResults);
+  const slowest = results.reduce<[string, number] | undefined>(
+    (a, [name, r]) => (a && a[1] >= r.latencyMs ? a : [name, r.latencyMs]),
+    undefined,
+  );
+  log.info('result written', {
+    resultKey: outcome.resultKey,
+    status: doc.status,
+    fieldsOk: results.filter(([, r]) => r.status === 'ok').length,
+    fieldsTotal: results.length,
+    durationMs: doc.durationMs,
+    ...(slowest ? { slowestField: slowest[0], slowestFieldMs: slowest[1] } : {}),
+    fields: Object.fromEntries(results.map(([name, r]) => [name, r.error ? r.error.code : r.status])),
+    ...(doc.error ? { error: doc.error } : {}),
+  });
+}
+
+/** The Lambda entry point: the real runtime, built once per cold start. */
+export const handler: OnUploadHandler = createOnUploadHandler(once(() => loadRuntime(process.env)));
