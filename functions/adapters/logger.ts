@@ -42,11 +42,14 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
 }
 
 /** Errors become their code and message; buffers are never written out. */
-function replacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) {
-    return { name: value.name, message: value.message, ...((value as { code?: unknown }).code ? { code: (value as { code?: unknown }).code } : {}) };
+function replacer(this: unknown, key: string, value: unknown): unknown {
+  // JSON.stringify hands the replacer what toJSON returned (Buffer and
+  // FieldlensError have one); the holder still has the original.
+  const raw = (this as Record<string, unknown>)[key];
+  if (raw instanceof Error) {
+    return { name: raw.name, message: raw.message, ...((raw as { code?: unknown }).code ? { code: (raw as { code?: unknown }).code } : {}) };
   }
-  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `<${value.byteLength} bytes>`;
+  if (Buffer.isBuffer(raw) || raw instanceof Uint8Array) return `<${raw.byteLength} bytes>`;
   if (value && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer') return '<bytes>';
   return value;
 }

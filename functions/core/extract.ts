@@ -114,7 +114,11 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
         policy: { maxRetries: o.maxRetries },
         random: random(),
       });
-      if (!decision.retry) return finish(null, err);
+      // `finish` tells success from failure by `error === undefined`; a client
+      // that rejects with nothing must still count as failed.
+      if (!decision.retry) {
+        return finish(null, err ?? new FieldlensError(ErrorCode.INTERNAL, `the model client failed with ${err}`));
+      }
       o.logger.debug('retrying field', {
         field: field.name,
         attempt: attempts,

@@ -62,10 +62,9 @@ export function parseFieldSet(input: unknown): FieldSet {
   const seen = new Set<string>();
   const out: FieldSpec[] = [];
   input.forEach((raw, index) => {
-    const label =
-      raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string'
-        ? `field "${(raw as { name: string }).name}"`
-        : `field #${index}`;
+    // An empty name identifies nothing; name such a field by its index.
+    const rawName: unknown = raw && typeof raw === 'object' ? (raw as { name?: unknown }).name : undefined;
+    const label = typeof rawName === 'string' && rawName !== '' ? `field "${rawName}"` : `field #${index}`;
     const parsed = fieldSpecSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
