@@ -4,7 +4,7 @@
  * A bad value stops start-up with a message that names the variable and
  * what it expected, rather than failing later inside a field request.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, FieldSetError } from './core/errors';
 import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from './core/fields';
 

@@ -36,6 +36,10 @@ export function createS3Client(
   });
 }
 
+function isForbidden(err: unknown): boolean {
+  return err instanceof S3ServiceException && err.$metadata?.httpStatusCode === 403;
+}
+
 /** Statuses that mean "no such object (or not that version of it)". */
 function isMissing(err: unknown): boolean {
   if (!(err instanceof S3ServiceException)) return false;
@@ -50,7 +54,7 @@ export class S3ObjectStore implements ObjectStore {
     this.#s3 = s3;
   }
 
-  async head(ref: ObjectRef): Promise<ObjectInfo | undefined> {
+  async head(ref: ObjectRef, options: { readonly forbiddenMeansAbsent?: boolean } = {}): Promise<ObjectInfo | undefined> {
     try {
       const out = await this.#s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
       return {
@@ -63,6 +67,7 @@ export class S3ObjectStore implements ObjectStore {
       };
     } catch (err) {
       if (isMissing(err)) return undefined;
+      if (options.forbiddenMeansAbsent && isForbidden(err)) return undefined;
       throw err;
     }
   }

@@ -7,7 +7,7 @@
  * `<think>…</think>` first, and for string fields also takes a plain-text
  * reply. Anything else is invalid and earns the field one re-ask.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FieldSpec, JsonSchema } from './fields';
 import type { ChatTurn } from './ports';
 

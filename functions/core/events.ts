@@ -3,7 +3,7 @@
  * directly or wrapped in SQS messages. Pure: no SDK types, tolerant of the
  * fields S3 adds over time, strict about the ones we use.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ErrorCode, FieldlensError } from './errors';
 
 /** One object-created record, key decoded. */

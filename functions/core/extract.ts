@@ -64,6 +64,7 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
   let sawUsage = false;
   let attempts = 0;
   let retries = 0;
+  let rateLimitWaits = 0;
   let followUp: readonly ChatTurn[] = [];
 
   const finish = (value: unknown, error?: FieldlensError | unknown): FieldOutcome => {
@@ -106,12 +107,16 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
     } catch (err) {
       if (o.deadline.aborted) return finish(null, deadlineError(o.deadline, err));
       const modelErr = err instanceof ModelError ? err : undefined;
+      // A rate limit is the endpoint asking us to wait, not a failure: it does
+      // not use up MODEL_MAX_RETRIES and only the deadline ends it, so
+      // throttling alone never fails a field.
+      const rateLimited = modelErr?.code === ErrorCode.MODEL_RATE_LIMITED;
       const decision = decideRetry({
         retryable: modelErr?.retryable ?? false,
-        retriesSoFar: retries,
+        retriesSoFar: rateLimited ? rateLimitWaits : retries,
         retryAfterMs: modelErr?.retryAfterMs,
         remainingMs: o.deadlineAt - o.clock.now(),
-        policy: { maxRetries: o.maxRetries },
+        policy: { maxRetries: rateLimited ? Number.POSITIVE_INFINITY : o.maxRetries },
         random: random(),
       });
       // `finish` tells success from failure by `error === undefined`; a client
@@ -125,7 +130,8 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
         delayMs: decision.delayMs,
         error: toErrorInfo(err),
       });
-      retries++;
+      if (rateLimited) rateLimitWaits++;
+      else retries++;
       try {
         await o.clock.sleep(decision.delayMs, o.deadline);
       } catch {

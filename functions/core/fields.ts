@@ -6,7 +6,7 @@
  * {@link parseFieldSet} validates it once at start-up and fails with a
  * message that names the field and the problem.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { FieldSetError } from './errors';
 
 /** The shape a field's answer must take. */

@@ -98,7 +98,10 @@ export async function admit(deps: Pick<PipelineDeps, 'store' | 'settings'>, hint
   if (guard) return { kind: 'skip', reason: guard };
   const resultRef = resultRefFor(hint, settings);
 
-  const [info, existing] = await Promise.all([store.head(hint), store.head(resultRef)]);
+  const [info, existing] = await Promise.all([
+    store.head(hint),
+    store.head(resultRef, { forbiddenMeansAbsent: true }),
+  ]);
   if (!info) return { kind: 'skip', reason: 'not-found', resultRef };
   if (hint.etag && info.etag !== hint.etag) {
     // Replaced since the event: the newer object's own event will process it.

@@ -95,8 +95,15 @@ export interface ReadOptions {
 
 /** Object storage (S3 or any S3-compatible server). */
 export interface ObjectStore {
-  /** The object's metadata, or `undefined` if it does not exist. */
-  head(ref: ObjectRef): Promise<ObjectInfo | undefined>;
+  /**
+   * The object's metadata, or `undefined` if it does not exist.
+   *
+   * S3 answers 403, not 404, for a missing key when the caller may not list
+   * the bucket (and fieldlens's role may not). Pass `forbiddenMeansAbsent`
+   * where a wrong "absent" only costs a recomputation (the result check);
+   * never for the source, where it could hide a permission problem.
+   */
+  head(ref: ObjectRef, options?: { readonly forbiddenMeansAbsent?: boolean }): Promise<ObjectInfo | undefined>;
   /** The object's bytes, or `undefined` if it does not exist (or no longer has `etag`). */
   read(ref: ObjectRef, options: ReadOptions): Promise<{ info: ObjectInfo; body: Buffer } | undefined>;
   /** Writes a JSON document with user metadata. Throws if it cannot. */

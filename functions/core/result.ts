@@ -3,7 +3,7 @@
  * under the input prefix. Its zod schema is the contract; every document is
  * validated against it before it is written.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ErrorCode } from './errors';
 
 /** Bump when a change would break a reader of version 1 documents. */

@@ -1,0 +1,52 @@
+/**
+ * The `on-upload` handler as a function: fieldlens's function defaults, the
+ * environment contract, and exactly the access the handler needs.
+ */
+import { Construct } from 'constructs';
+import { FieldlensFunction, type FieldlensFunctionProps } from './lambda-defaults';
+import {
+  grantObjectAccess,
+  grantSecretRead,
+  ON_UPLOAD_ENTRY,
+  PIPELINE_DEFAULTS,
+  pipelineEnvironment,
+  validatePipelineProps,
+  type PipelineProps,
+} from './pipeline';
+
+/** Props of {@link OnUploadFunction}. */
+export interface OnUploadFunctionProps extends PipelineProps {
+  /** Requests one invocation keeps in flight (`MODEL_MAX_CONCURRENCY`), from the endpoint budget. */
+  readonly perImageConcurrency: number;
+  /**
+   * Function settings a pipeline adds: reserved concurrency, asynchronous
+   * invocation settings, a description.
+   * @default - none
+   */
+  readonly functionOptions?: Pick<
+    FieldlensFunctionProps,
+    'reservedConcurrentExecutions' | 'maxEventAge' | 'retryAttempts' | 'onFailure' | 'description'
+  >;
+}
+
+/**
+ * The `on-upload` function with its environment, its log group and a role
+ * that may read images under the input prefix, read and write results under
+ * the output prefix, read the API key secret, and write its own logs.
+ */
+export class OnUploadFunction extends FieldlensFunction {
+  constructor(scope: Construct, id: string, props: OnUploadFunctionProps) {
+    validatePipelineProps(props);
+    super(scope, id, {
+      entry: props.handlerEntry ?? ON_UPLOAD_ENTRY,
+      memorySize: props.memorySize ?? PIPELINE_DEFAULTS.memorySize,
+      timeout: props.timeout ?? PIPELINE_DEFAULTS.timeout,
+      logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
+      environment: pipelineEnvironment(props, props.perImageConcurrency),
+      description: 'fieldlens: turns each image under the input prefix into a JSON result document',
+      ...props.functionOptions,
+    });
+    grantObjectAccess(this.role, props);
+    grantSecretRead(this.role, props.model.apiKeySecret);
+  }
+}

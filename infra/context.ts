@@ -1,0 +1,214 @@
+/**
+ * CDK context → typed stack props. The app is the only place that reads
+ * context; everything below it takes typed props.
+ *
+ * Values come from `cdk.json` (JSON types) or `-c key=value` (always
+ * strings), so numbers and booleans are accepted in both forms. A missing or
+ * bad value fails synth with a message that names the key and what it
+ * expected.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as z from 'zod';
+import { RESPONSE_FORMATS } from '../functions/config';
+import { FieldSetError } from '../functions/core/errors';
+import { parseFieldSet, type FieldSet } from '../functions/core/fields';
+import { ContextError } from './errors';
+import type { FieldlensStackProps } from './fieldlens-stack';
+
+const wholeNumber = (min: number, max: number) => {
+  const message = `expected a whole number from ${min} to ${max}`;
+  return z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+    z.number({ error: message }).int(message).min(min, message).max(max, message),
+  );
+};
+
+const flag = () =>
+  z.preprocess(
+    (v) => (v === 'true' ? true : v === 'false' ? false : v),
+    z.boolean({ error: 'expected true or false' }),
+  );
+
+const keyPrefix = (fallback: string) =>
+  z
+    .string({ error: 'expected a key prefix ending in "/", such as "incoming/"' })
+    .default(fallback)
+    .refine((p) => p === '' || p.endsWith('/'), 'expected a key prefix ending in "/", such as "incoming/"')
+    .refine((p) => !/[*?]/.test(p), 'expected a prefix without "*" or "?" (IAM reads them as wildcards)');
+
+const httpUrl = 'expected the endpoint\'s OpenAI-compatible base URL, such as http://10.0.0.5:8000/v1';
+
+/** Every context key fieldlens reads, with what it accepts. */
+const contextSchema = z.object({
+  stackName: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'expected a CloudFormation stack name (letters, digits, "-")')
+    .default('Fieldlens'),
+  modelBaseUrl: z
+    .string({ error: httpUrl })
+    .refine((u) => /^https?:\/\/[^/\s]+/.test(u) && URL.canParse(u), httpUrl),
+  modelName: z.string({ error: 'expected the model name sent in each request' }).trim().min(1, 'expected a model name'),
+  modelApiKeySecretArn: z
+    .string()
+    .regex(
+      /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/,
+      'expected the complete ARN of a Secrets Manager secret, ending in its 6-character suffix (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)',
+    )
+    .optional(),
+  modelMaxConcurrency: wholeNumber(1, 1000).default(10),
+  modelTimeoutMs: wholeNumber(100, 900_000).optional(),
+  modelMaxRetries: wholeNumber(0, 10).optional(),
+  modelMaxTokens: wholeNumber(16, 32_768).optional(),
+  modelResponseFormat: z.enum(RESPONSE_FORMATS, { error: `expected one of ${RESPONSE_FORMATS.join(', ')}` }).optional(),
+  fieldsFile: z.string().trim().min(1, 'expected the path of a JSON field set file').optional(),
+  inputPrefix: keyPrefix('incoming/'),
+  outputPrefix: keyPrefix('results/'),
+  bucketName: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 characters: a-z, 0-9, ".", "-")')
+    .optional(),
+  accessLogs: flag().optional(),
+  versioned: flag().optional(),
+  memorySize: wholeNumber(128, 10_240).optional(),
+  timeoutSeconds: wholeNumber(10, 900).optional(),
+  trigger: z.enum(['direct', 'queue'], { error: 'expected "direct" or "queue"' }).default('direct'),
+  fanout: z
+    .enum(['lambda', 'stepfunctions'], { error: 'expected "lambda"' })
+    .default('lambda')
+    .refine((f) => f === 'lambda', '"stepfunctions" is not available yet; use "lambda" (the default)'),
+  reserveConcurrency: flag().optional(),
+  maxImageBytes: wholeNumber(1, 100 * 1024 * 1024).optional(),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error'], { error: 'expected debug, info, warn or error' }).optional(),
+});
+
+/** The context keys fieldlens reads. */
+export const CONTEXT_KEYS = Object.freeze(Object.keys(contextSchema.shape)) as readonly (keyof typeof contextSchema.shape)[];
+
+/** Parsed, typed context. */
+export type FieldlensContext = z.output<typeof contextSchema>;
+
+/**
+ * Validates the context values fieldlens reads.
+ *
+ * @param raw all context values (`app.node.getAllContext()`); keys fieldlens
+ *   does not know are ignored, except near-misses of its own keys.
+ * @throws {ContextError} listing every bad key and what it expected.
+ * @example
+ * ```ts
+ * const ctx = parseContext({ modelBaseUrl: 'http://10.0.0.5:8000/v1', modelName: 'qwen' });
+ * ```
+ */
+export function parseContext(raw: Readonly<Record<string, unknown>>): FieldlensContext {
+  const lines: string[] = [];
+  const known = new Map(CONTEXT_KEYS.map((k) => [k.toLowerCase(), k]));
+  for (const key of Object.keys(raw)) {
+    const match = known.get(key.toLowerCase());
+    if (match && match !== key) lines.push(`context key "${key}": unknown key; did you mean "${match}"?`);
+  }
+  // `-c key=` yields an empty string: treat it as unset, like a missing key.
+  const values = Object.fromEntries(
+    CONTEXT_KEYS.filter((k) => raw[k] !== undefined && raw[k] !== '').map((k) => [k, raw[k]]),
+  );
+  const parsed = contextSchema.safeParse(values);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? 'context');
+      const got = values[key] === undefined ? 'it is not set' : `got ${JSON.stringify(values[key])}`;
+      lines.push(`context key "${key}": ${issue.message} (${got})`);
+    }
+  }
+  if (lines.length > 0 || !parsed.success) {
+    throw new ContextError(
+      `invalid CDK context:\n  ${lines.join('\n  ')}\n` +
+        'Set values with -c key=value (e.g. npx cdk deploy -c modelBaseUrl=https://models.example.com/v1 -c modelName=qwen) or under "context" in cdk.json.',
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * Reads and validates the JSON field set named by `fieldsFile`.
+ *
+ * @throws {ContextError} naming `fieldsFile` and the problem.
+ */
+export function loadFieldsFile(path: string, readFile: (path: string) => string): FieldSet {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (err) {
+    throw new ContextError(`context key "fieldsFile": cannot read ${JSON.stringify(path)} (${(err as Error).message})`, {
+      cause: err,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ContextError(
+      `context key "fieldsFile": ${JSON.stringify(path)} is not JSON (${(err as Error).message}); expected a JSON array of fields`,
+      { cause: err },
+    );
+  }
+  try {
+    return parseFieldSet(json);
+  } catch (err) {
+    if (err instanceof FieldSetError) {
+      throw new ContextError(`context key "fieldsFile": ${JSON.stringify(path)}: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Turns parsed context into the stack's props.
+ *
+ * @param readFile reads `fieldsFile` (relative paths resolve against the
+ *   directory `cdk` runs in).
+ */
+export function stackPropsFromContext(
+  ctx: FieldlensContext,
+  readFile: (path: string) => string,
+): FieldlensStackProps {
+  const bucketProps =
+    ctx.accessLogs !== undefined || ctx.versioned !== undefined
+      ? {
+          ...(ctx.accessLogs !== undefined ? { serverAccessLogs: ctx.accessLogs } : {}),
+          ...(ctx.versioned !== undefined ? { versioned: ctx.versioned } : {}),
+        }
+      : undefined;
+  if (ctx.bucketName && bucketProps) {
+    throw new ContextError(
+      'context keys "accessLogs" / "versioned" configure a new bucket and cannot be combined with "bucketName" (an existing bucket)',
+    );
+  }
+  if (ctx.reserveConcurrency !== undefined && ctx.trigger !== 'direct') {
+    throw new ContextError(
+      'context key "reserveConcurrency": only the direct trigger uses reserved concurrency; remove it with trigger=queue',
+    );
+  }
+  return {
+    stackName: ctx.stackName,
+    model: {
+      baseUrl: ctx.modelBaseUrl,
+      name: ctx.modelName,
+      maxConcurrency: ctx.modelMaxConcurrency,
+      ...(ctx.modelApiKeySecretArn !== undefined ? { existingApiKeySecretArn: ctx.modelApiKeySecretArn } : {}),
+      ...(ctx.modelTimeoutMs !== undefined ? { timeout: Duration.millis(ctx.modelTimeoutMs) } : {}),
+      ...(ctx.modelMaxRetries !== undefined ? { maxRetries: ctx.modelMaxRetries } : {}),
+      ...(ctx.modelMaxTokens !== undefined ? { maxTokens: ctx.modelMaxTokens } : {}),
+      ...(ctx.modelResponseFormat !== undefined ? { responseFormat: ctx.modelResponseFormat } : {}),
+    },
+    ...(ctx.fieldsFile !== undefined ? { fields: loadFieldsFile(ctx.fieldsFile, readFile) } : {}),
+    inputPrefix: ctx.inputPrefix,
+    outputPrefix: ctx.outputPrefix,
+    ...(ctx.bucketName !== undefined ? { existingBucketName: ctx.bucketName } : {}),
+    ...(bucketProps ? { bucketProps } : {}),
+    trigger: ctx.trigger,
+    fanout: ctx.fanout,
+    ...(ctx.reserveConcurrency !== undefined ? { reserveConcurrency: ctx.reserveConcurrency } : {}),
+    ...(ctx.memorySize !== undefined ? { memorySize: ctx.memorySize } : {}),
+    ...(ctx.timeoutSeconds !== undefined ? { timeout: Duration.seconds(ctx.timeoutSeconds) } : {}),
+    ...(ctx.maxImageBytes !== undefined ? { maxImageBytes: ctx.maxImageBytes } : {}),
+    ...(ctx.logLevel !== undefined ? { logLevel: ctx.logLevel } : {}),
+  };
+}

@@ -1,0 +1,209 @@
+/**
+ * `npm run eval`: how well the configured model extracts the fields.
+ *
+ *   npm run eval                              # the sample images, the offline local model
+ *   npm run eval -- path/to/folder            # any folder of images with <name>.expected.json beside them
+ *   MODEL_BASE_URL=… MODEL_NAME=… npm run eval  # a real endpoint (MODEL_API_KEY if it needs one)
+ *
+ * Every image goes through the project's real extraction (the same fan-out,
+ * client, retries and answer validation the Lambda uses). Per field it
+ * prints the exact-match rate and the mean similarity (see `eval/score.ts`),
+ * and writes every expected and extracted value to `.fieldlens/eval/latest.json`
+ * (or `--out`), so models and prompts can be compared run against run.
+ *
+ * Options: `--out <file>`, `--min-similarity <0-1>` (exit 1 below it, for CI).
+ * Settings come from the same variables as the Lambda: FIELDS,
+ * MODEL_RESPONSE_FORMAT, MODEL_TIMEOUT_MS, MODEL_MAX_RETRIES,
+ * MODEL_MAX_CONCURRENCY, MODEL_MAX_TOKENS.
+ */
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { closeSharedPools, OpenAIChatClient } from '../functions/adapters/openai-chat';
+import { createJsonLogger } from '../functions/adapters/logger';
+import { loadConfig } from '../functions/config';
+import { systemClock } from '../functions/core/clock';
+import { startDeadline } from '../functions/core/deadline';
+import { extractFields } from '../functions/core/extract';
+import { prepareImage, sniffImage } from '../functions/core/image';
+import { formatTable, scoreValue, summarise } from './eval/score';
+import type { ScoredField } from './eval/score';
+import { startLocalModelServer } from './model-server/server';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif']);
+
+/** An image and the values it should yield. */
+interface Case {
+  readonly image: string;
+  readonly expectedFile: string;
+  readonly expected: Record<string, unknown>;
+}
+
+/**
+ * Images in `folder` that have expected values beside them, as
+ * `<stem>.expected.json` (zh-ethanol.png → zh-ethanol.expected.json) or
+ * `<file>.expected.json`.
+ */
+async function findCases(folder: string): Promise<Case[]> {
+  const names = (await readdir(folder)).sort();
+  const present = new Set(names);
+  const cases: Case[] = [];
+  for (const name of names) {
+    const ext = path.extname(name).toLowerCase();
+    if (!IMAGE_EXTENSIONS.has(ext)) continue;
+    const candidates = [`${name.slice(0, -ext.length)}.expected.json`, `${name}.expected.json`];
+    const expectedName = candidates.find((c) => present.has(c));
+    if (!expectedName) continue;
+    const expectedFile = path.join(folder, expectedName);
+    let expected: unknown;
+    try {
+      expected = JSON.parse(await readFile(expectedFile, 'utf8'));
+    } catch (err) {
+      throw new Error(`${expectedFile}: not valid JSON (${(err as Error).message})`);
+    }
+    if (!expected || typeof expected !== 'object' || Array.isArray(expected)) {
+      throw new Error(`${expectedFile}: expected a JSON object of field values`);
+    }
+    cases.push({ image: path.join(folder, name), expectedFile, expected: expected as Record<string, unknown> });
+  }
+  return cases;
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      out: { type: 'string', default: path.join(ROOT, '.fieldlens', 'eval', 'latest.json') },
+      'min-similarity': { type: 'string' },
+    },
+  });
+  const folder = path.resolve(positionals[0] ?? path.join(ROOT, 'samples'));
+  const minSimilarity = values['min-similarity'] === undefined ? undefined : Number(values['min-similarity']);
+  if (minSimilarity !== undefined && !(minSimilarity >= 0 && minSimilarity <= 1)) {
+    console.error(`--min-similarity must be a number from 0 to 1, got "${values['min-similarity']}"`);
+    return 2;
+  }
+  const cases = await findCases(folder);
+  if (cases.length === 0) {
+    console.error(`No images with <name>.expected.json beside them in ${folder}`);
+    return 2;
+  }
+
+  const env: Record<string, string | undefined> = { ...process.env };
+  let local: Awaited<ReturnType<typeof startLocalModelServer>> | undefined;
+  if (!env.MODEL_BASE_URL) {
+    local = await startLocalModelServer({});
+    env.MODEL_BASE_URL = local.baseUrl;
+    env.MODEL_NAME = local.modelName;
+  }
+  try {
+    const config = loadConfig(env);
+    console.log(
+      `model: ${config.model.name} at ${config.model.baseUrl}${local ? ' (the offline local model)' : ''}; ` +
+        `${cases.length} images, ${config.fields.length} fields, response format ${config.model.responseFormat}\n`,
+    );
+    const model = new OpenAIChatClient({
+      baseUrl: config.model.baseUrl,
+      model: config.model.name,
+      ...(config.model.apiKey ? { apiKey: config.model.apiKey } : {}),
+      responseFormat: config.model.responseFormat,
+      connections: config.model.maxConcurrency,
+    });
+    const logger = createJsonLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, write: (l) => void process.stderr.write(l) });
+
+    const startedAt = new Date();
+    const cells: ScoredField[] = [];
+    const images: unknown[] = [];
+    for (const c of cases) {
+      const bytes = await readFile(c.image);
+      const mime = sniffImage(bytes);
+      const rel = path.relative(process.cwd(), c.image);
+      if (!mime) {
+        console.log(`${rel}: not a JPEG, PNG, WebP or GIF image; skipped`);
+        continue;
+      }
+      // Generous: every attempt of a field may time out and be retried.
+      const deadline = startDeadline(config.model.timeoutMs * (config.model.maxRetries + 2), systemClock);
+      const started = performance.now();
+      const outcomes = await extractFields({
+        image: prepareImage(bytes, mime),
+        fields: config.fields,
+        model,
+        deadline: deadline.signal,
+        deadlineAt: deadline.at,
+        concurrency: config.model.maxConcurrency,
+        timeoutMs: config.model.timeoutMs,
+        maxRetries: config.model.maxRetries,
+        maxTokens: config.model.maxTokens,
+        clock: systemClock,
+        logger: logger.child({ image: rel }),
+      }).finally(() => deadline.dispose());
+      const durationMs = Math.round(performance.now() - started);
+
+      const fields: Record<string, unknown> = {};
+      const scored: ScoredField[] = [];
+      for (const o of outcomes) {
+        // Only fields the expected file names are scored.
+        if (!(o.name in c.expected)) continue;
+        const failed = o.result.status === 'error';
+        const score = scoreValue(c.expected[o.name], failed ? null : o.value);
+        scored.push({ field: o.name, score, ...(failed ? { error: true } : {}) });
+        fields[o.name] = {
+          exact: score.exact,
+          similarity: round(score.similarity),
+          expected: c.expected[o.name] ?? null,
+          actual: failed ? null : o.value,
+          ...(o.result.error ? { error: o.result.error } : {}),
+        };
+      }
+      cells.push(...scored);
+      const mean = scored.reduce((n, s) => n + s.score.similarity, 0) / Math.max(1, scored.length);
+      const ok = outcomes.filter((o) => o.result.status === 'ok').length;
+      console.log(
+        `${rel.padEnd(36)} ${ok}/${outcomes.length} fields ok  ${(durationMs / 1000).toFixed(1).padStart(5)} s  ` +
+          `similarity ${mean.toFixed(3)}  exact ${scored.filter((s) => s.score.exact).length}/${scored.length}`,
+      );
+      images.push({ image: rel, durationMs, fields });
+    }
+
+    const summary = summarise(cells);
+    console.log(`\n${formatTable(summary)}\n`);
+    const report = {
+      version: 1,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      folder: path.relative(process.cwd(), folder) || '.',
+      model: { name: config.model.name, baseUrl: config.model.baseUrl, local: local !== undefined },
+      responseFormat: config.model.responseFormat,
+      overall: { ...summary.overall, exactRate: round(summary.overall.exactRate), meanSimilarity: round(summary.overall.meanSimilarity) },
+      fields: summary.fields.map((f) => ({ ...f, exactRate: round(f.exactRate), meanSimilarity: round(f.meanSimilarity) })),
+      images,
+    };
+    await mkdir(path.dirname(values.out), { recursive: true });
+    await writeFile(values.out, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`report: ${path.relative(process.cwd(), values.out)}`);
+    if (local) {
+      const s = local.stats();
+      console.log(`local model: ${s.ocrRuns} OCR runs for ${cases.length} images (${s.hits} cache hits)`);
+    }
+    if (minSimilarity !== undefined && summary.overall.meanSimilarity < minSimilarity) {
+      console.error(`mean similarity ${summary.overall.meanSimilarity.toFixed(3)} is below --min-similarity ${minSimilarity}`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await closeSharedPools();
+    await local?.close();
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
+}
+
+process.exitCode = await main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  return 1;
+});

@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CDK_JSON_CONTEXT } from './support';
+
+const root = new URL('../..', import.meta.url).pathname;
+const outdirs: string[] = [];
+afterAll(() => outdirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** Runs infra/app.ts as the CDK CLI does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR. */
+function runApp(context: Record<string, unknown>): { status: number | null; stderr: string; outdir: string } {
+  const outdir = mkdtempSync(join(tmpdir(), 'fieldlens-app-'));
+  outdirs.push(outdir);
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'infra/app.ts'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '',
+      CDK_OUTDIR: outdir,
+      CDK_CONTEXT_JSON: JSON.stringify({ ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context }),
+    },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stderr: result.stderr, outdir };
+}
+
+describe('infra/app.ts', () => {
+  it('synthesizes the stack from the two required context values, without credentials', () => {
+    // Act
+    const { status, stderr, outdir } = runApp({ modelBaseUrl: 'http://10.0.0.5:8000/v1', modelName: 'qwen' });
+
+    // Assess
+    expect(stderr).not.toMatch(/error/i);
+    expect(status).toBe(0);
+    const template = JSON.parse(readFileSync(join(outdir, 'Fieldlens.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string }>;
+    };
+    expect(Object.values(template.Resources).some((r) => r.Type === 'AWS::Lambda::Function')).toBe(true);
+  });
+
+  it('stops with one readable message naming the missing key, not a stack trace', () => {
+    // Act
+    const { status, stderr, outdir } = runApp({ modelName: 'qwen', modelMaxConcurrency: 'ten' });
+
+    // Assess
+    expect(status).toBe(1);
+    expect(stderr).toContain('fieldlens: invalid CDK context');
+    expect(stderr).toContain('context key "modelBaseUrl"');
+    expect(stderr).toContain('context key "modelMaxConcurrency": expected a whole number from 1 to 1000 (got "ten")');
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(existsSync(join(outdir, 'Fieldlens.template.json'))).toBe(false);
+  });
+
+  it('stops with a readable message when the props cannot work (queue trigger, one-request endpoint)', () => {
+    const { status, stderr } = runApp({
+      modelBaseUrl: 'http://10.0.0.5:8000/v1',
+      modelName: 'qwen',
+      trigger: 'queue',
+      modelMaxConcurrency: '1',
+    });
+
+    expect(status).toBe(1);
+    expect(stderr).toContain('fieldlens: modelMaxConcurrency (model.capacity): the queue trigger needs at least 2');
+  });
+});

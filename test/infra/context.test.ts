@@ -1,0 +1,252 @@
+import { Duration } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LABEL_FIELDS } from '../../functions/core/fields';
+import { CONTEXT_KEYS, loadFieldsFile, parseContext, stackPropsFromContext } from '../../infra/context';
+import { ContextError } from '../../infra/errors';
+
+const REQUIRED = { modelBaseUrl: 'http://10.0.0.5:8000/v1', modelName: 'qwen' } as const;
+
+/** The message parseContext throws for `raw`, or a failure if it does not throw. */
+function contextError(raw: Record<string, unknown>): string {
+  try {
+    parseContext(raw);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ContextError);
+    return (err as Error).message;
+  }
+  throw new Error('expected parseContext to throw');
+}
+
+const noFile = (path: string): string => {
+  throw new Error(`unexpected read of ${path}`);
+};
+
+describe('parseContext: required keys', () => {
+  it('names modelBaseUrl and says it is not set when it is missing', () => {
+    // Act
+    const message = contextError({ modelName: 'qwen' });
+
+    // Assess
+    expect(message).toContain('context key "modelBaseUrl"');
+    expect(message).toContain('http://10.0.0.5:8000/v1');
+    expect(message).toContain('it is not set');
+    expect(message).toContain('-c key=value');
+  });
+
+  it('names modelName when it is missing', () => {
+    const message = contextError({ modelBaseUrl: REQUIRED.modelBaseUrl });
+
+    expect(message).toMatch(/context key "modelName": .*\(it is not set\)/);
+  });
+
+  it('treats an empty -c value as unset', () => {
+    const message = contextError({ ...REQUIRED, modelName: '' });
+
+    expect(message).toMatch(/context key "modelName": .*\(it is not set\)/);
+  });
+
+  it('rejects a base URL that is not http(s)', () => {
+    const message = contextError({ ...REQUIRED, modelBaseUrl: 'ftp://10.0.0.5/v1' });
+
+    expect(message).toContain('context key "modelBaseUrl"');
+    expect(message).toContain('got "ftp://10.0.0.5/v1"');
+  });
+
+  it('lists every bad key in one message', () => {
+    const message = contextError({ trigger: 'sqs', modelMaxConcurrency: 'ten' });
+
+    expect(message).toContain('"modelBaseUrl"');
+    expect(message).toContain('"modelName"');
+    expect(message).toContain('"trigger"');
+    expect(message).toContain('"modelMaxConcurrency"');
+  });
+});
+
+describe('parseContext: values arrive as strings from -c', () => {
+  it('parses numbers and booleans given as strings', () => {
+    // Act
+    const ctx = parseContext({
+      ...REQUIRED,
+      modelMaxConcurrency: '16',
+      timeoutSeconds: '600',
+      reserveConcurrency: 'false',
+      accessLogs: 'true',
+    });
+
+    // Assess
+    expect(ctx).toMatchObject({ modelMaxConcurrency: 16, timeoutSeconds: 600, reserveConcurrency: false, accessLogs: true });
+  });
+
+  it('accepts the JSON types cdk.json gives', () => {
+    const ctx = parseContext({ ...REQUIRED, modelMaxConcurrency: 16, reserveConcurrency: false });
+
+    expect(ctx).toMatchObject({ modelMaxConcurrency: 16, reserveConcurrency: false });
+  });
+
+  it('rejects a number that is not a number, naming the range', () => {
+    const message = contextError({ ...REQUIRED, modelMaxConcurrency: 'ten' });
+
+    expect(message).toContain('context key "modelMaxConcurrency": expected a whole number from 1 to 1000 (got "ten")');
+  });
+
+  it.each([['0'], ['2.5'], ['1001']])('rejects modelMaxConcurrency=%s as out of range', (value) => {
+    const message = contextError({ ...REQUIRED, modelMaxConcurrency: value });
+
+    expect(message).toContain('expected a whole number from 1 to 1000');
+  });
+
+  it('rejects a boolean that is not true or false', () => {
+    const message = contextError({ ...REQUIRED, reserveConcurrency: 'no' });
+
+    expect(message).toContain('context key "reserveConcurrency": expected true or false (got "no")');
+  });
+});
+
+describe('parseContext: choices', () => {
+  it('rejects an unknown trigger, naming both choices', () => {
+    const message = contextError({ ...REQUIRED, trigger: 'sqs' });
+
+    expect(message).toContain('context key "trigger": expected "direct" or "queue" (got "sqs")');
+  });
+
+  it('says the Step Functions fan-out is not available yet', () => {
+    const message = contextError({ ...REQUIRED, fanout: 'stepfunctions' });
+
+    expect(message).toContain('context key "fanout": "stepfunctions" is not available yet');
+  });
+
+  it('rejects a prefix without a trailing slash', () => {
+    const message = contextError({ ...REQUIRED, inputPrefix: 'incoming' });
+
+    expect(message).toContain('context key "inputPrefix": expected a key prefix ending in "/"');
+  });
+
+  it('rejects a secret ARN without its 6-character suffix', () => {
+    const message = contextError({
+      ...REQUIRED,
+      modelApiKeySecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fieldlens',
+    });
+
+    expect(message).toContain('context key "modelApiKeySecretArn": expected the complete ARN');
+  });
+
+  it('points at the right spelling of a near-miss key', () => {
+    const message = contextError({ ...REQUIRED, modelmaxconcurrency: '4' });
+
+    expect(message).toContain('context key "modelmaxconcurrency": unknown key; did you mean "modelMaxConcurrency"?');
+  });
+
+  it('ignores context keys that are not fieldlens keys (CDK feature flags)', () => {
+    const ctx = parseContext({ ...REQUIRED, '@aws-cdk/core:checkSecretUsage': true });
+
+    expect(ctx.modelName).toBe('qwen');
+  });
+});
+
+describe('parseContext: defaults', () => {
+  it('fills the documented defaults', () => {
+    const ctx = parseContext(REQUIRED);
+
+    expect(ctx).toMatchObject({
+      stackName: 'Fieldlens',
+      modelMaxConcurrency: 10,
+      inputPrefix: 'incoming/',
+      outputPrefix: 'results/',
+      trigger: 'direct',
+      fanout: 'lambda',
+    });
+  });
+
+  it('knows every key the deploy guide documents', () => {
+    expect(CONTEXT_KEYS).toEqual(
+      expect.arrayContaining([
+        'modelBaseUrl', 'modelName', 'modelApiKeySecretArn', 'modelMaxConcurrency', 'fieldsFile',
+        'inputPrefix', 'outputPrefix', 'bucketName', 'memorySize', 'timeoutSeconds', 'trigger', 'fanout',
+        'reserveConcurrency',
+      ]),
+    );
+  });
+});
+
+describe('loadFieldsFile', () => {
+  it('returns the validated field set', () => {
+    // Prepare
+    const json = JSON.stringify([{ name: 'title', type: 'string', prompt: 'What is the title?' }]);
+
+    // Act
+    const fields = loadFieldsFile('fields.json', () => json);
+
+    // Assess
+    expect(fields).toEqual([{ name: 'title', type: 'string', prompt: 'What is the title?' }]);
+  });
+
+  it('names fieldsFile when the file cannot be read', () => {
+    const act = () =>
+      loadFieldsFile('missing.json', () => {
+        throw new Error('ENOENT: no such file');
+      });
+
+    expect(act).toThrow(ContextError);
+    expect(act).toThrow(/context key "fieldsFile": cannot read "missing.json" \(ENOENT/);
+  });
+
+  it('names fieldsFile when the file is not JSON', () => {
+    const act = () => loadFieldsFile('fields.json', () => '[{name:');
+
+    expect(act).toThrow(/context key "fieldsFile": "fields.json" is not JSON/);
+  });
+
+  it('names the bad field when the field set is invalid', () => {
+    const act = () => loadFieldsFile('fields.json', () => JSON.stringify([{ name: 'x y', type: 'string', prompt: 'p' }]));
+
+    expect(act).toThrow(/context key "fieldsFile": "fields.json": field "x y": name must be/);
+  });
+});
+
+describe('stackPropsFromContext', () => {
+  it('maps context to stack props with durations and the built-in fields', () => {
+    // Prepare
+    const ctx = parseContext({ ...REQUIRED, timeoutSeconds: '600', modelTimeoutMs: '90000', bucketName: 'my-images' });
+
+    // Act
+    const props = stackPropsFromContext(ctx, noFile);
+
+    // Assess
+    expect(props.model).toMatchObject({ baseUrl: REQUIRED.modelBaseUrl, name: 'qwen', maxConcurrency: 10 });
+    expect(props.model.timeout?.toMilliseconds()).toBe(90_000);
+    expect(props.timeout?.toSeconds()).toBe(Duration.minutes(10).toSeconds());
+    expect(props.existingBucketName).toBe('my-images');
+    expect(props.fields).toBeUndefined();
+    expect(props.stackName).toBe('Fieldlens');
+  });
+
+  it('reads fieldsFile through the given reader', () => {
+    const ctx = parseContext({ ...REQUIRED, fieldsFile: 'my-fields.json' });
+    const json = JSON.stringify(DEFAULT_LABEL_FIELDS.slice(0, 2));
+
+    const props = stackPropsFromContext(ctx, (path) => (path === 'my-fields.json' ? json : noFile(path)));
+
+    expect(props.fields?.map((f) => f.name)).toEqual(['name', 'tag']);
+  });
+
+  it('refuses new-bucket options together with an existing bucket', () => {
+    const ctx = parseContext({ ...REQUIRED, bucketName: 'my-images', accessLogs: 'true' });
+
+    expect(() => stackPropsFromContext(ctx, noFile)).toThrow(/"accessLogs" \/ "versioned" configure a new bucket/);
+  });
+
+  it('refuses reserveConcurrency with the queue trigger', () => {
+    const ctx = parseContext({ ...REQUIRED, trigger: 'queue', reserveConcurrency: 'false' });
+
+    expect(() => stackPropsFromContext(ctx, noFile)).toThrow(/only the direct trigger uses reserved concurrency/);
+  });
+
+  it('passes an existing secret ARN through', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fieldlens-key-AbCdEf';
+    const ctx = parseContext({ ...REQUIRED, modelApiKeySecretArn: arn });
+
+    const props = stackPropsFromContext(ctx, noFile);
+
+    expect(props.model.existingApiKeySecretArn).toBe(arn);
+  });
+});

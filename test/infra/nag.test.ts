@@ -1,0 +1,72 @@
+import { Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import type { FieldlensStackProps } from '../../infra/fieldlens-stack';
+import { newStack } from './support';
+
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fieldlens-key-AbCdEf';
+
+const configurations: Array<[string, Partial<FieldlensStackProps>]> = [
+  ['direct trigger, new bucket', {}],
+  ['direct trigger, new bucket with access logs and versioning', { bucketProps: { serverAccessLogs: true, versioned: true } }],
+  ['direct trigger, existing bucket and secret', { existingBucketName: 'my-images', model: { baseUrl: 'http://m/v1', name: 'm', existingApiKeySecretArn: SECRET_ARN } }],
+  ['direct trigger, no reserved concurrency', { reserveConcurrency: false }],
+  ['queue trigger, new bucket', { trigger: 'queue' }],
+  ['queue trigger, existing bucket', { trigger: 'queue', existingBucketName: 'my-images' }],
+];
+
+/** Every acknowledgement recorded in the construct tree, with where it sits. */
+function acknowledgements(root: IConstruct): Array<{ path: string; id: string; reason: string }> {
+  return root.node.findAll().flatMap((c) =>
+    c.node.metadata
+      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id, reason }))),
+  );
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  it.each(configurations)('%s: no unacknowledged finding', (_name, props) => {
+    // Prepare
+    const { app } = newStack(props);
+    app.synth();
+
+    // Act
+    const report = new AwsSolutionsChecks().validateScope(app);
+
+    // Assess
+    const findings = report.violations.flatMap((v) =>
+      v.violatingResources.map((r) => `${v.ruleName} at ${(r as { constructPath?: string }).constructPath ?? '?'}`),
+    );
+    expect(findings).toEqual([]);
+  });
+
+  it('lets synth pass with the AwsSolutions plugin registered, as a user running cdk-nag would', () => {
+    // Prepare
+    const { app } = newStack({ bucketProps: { serverAccessLogs: true } });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+    // Act
+    const act = () => app.synth();
+
+    // Assess
+    expect(act).not.toThrow();
+  });
+
+  it('acknowledges findings one by one, each with a specific reason', () => {
+    // Prepare
+    const { app } = newStack({ bucketProps: { serverAccessLogs: true } });
+
+    // Act
+    const acks = acknowledgements(app);
+
+    // Assess
+    expect(acks.length).toBeGreaterThan(0);
+    for (const ack of acks) {
+      // A wildcard finding names its resource; no rule is acknowledged wholesale.
+      if (ack.id.includes('IAM5') || ack.id.includes('IAM4')) expect(ack.id, ack.path).toMatch(/\[.+\]$/);
+      expect(ack.reason.length, `${ack.id} at ${ack.path}`).toBeGreaterThanOrEqual(60);
+    }
+    expect(acks.every((a) => a.path !== 'Fieldlens'), 'nothing is acknowledged on the whole stack').toBe(true);
+  });
+});

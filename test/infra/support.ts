@@ -1,0 +1,97 @@
+/**
+ * Builds the stack the way `cdk synth` does (same feature flags as
+ * cdk.json), with bundling skipped so Template tests stay fast.
+ */
+import { readFileSync } from 'node:fs';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { FieldlensStack, type FieldlensStackProps } from '../../infra/fieldlens-stack';
+
+const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+  context: Record<string, unknown>;
+};
+
+/** The feature flags `cdk synth` runs with. */
+export const CDK_JSON_CONTEXT: Readonly<Record<string, unknown>> = cdkJson.context;
+
+/** An app with cdk.json's context; `bundle: false` skips esbuild (the asset is a placeholder). */
+export function testApp(options: { readonly bundle?: boolean; readonly outdir?: string } = {}): App {
+  return new App({
+    context: { ...CDK_JSON_CONTEXT, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
+    ...(options.outdir ? { outdir: options.outdir } : {}),
+  });
+}
+
+export const MODEL = Object.freeze({ baseUrl: 'http://10.0.0.5:8000/v1', name: 'qwen' });
+
+/** A stack with the given props over a minimal valid model, not synthesized yet. */
+export function newStack(props: Partial<FieldlensStackProps> = {}): { app: App; stack: FieldlensStack } {
+  const app = testApp();
+  const stack = new FieldlensStack(app, 'Fieldlens', { ...props, model: { ...MODEL, ...props.model } });
+  return { app, stack };
+}
+
+/** A stack with the given props over a minimal valid model, and its template. */
+export function buildStack(props: Partial<FieldlensStackProps> = {}): {
+  app: App;
+  stack: FieldlensStack;
+  template: Template;
+} {
+  const { app, stack } = newStack(props);
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+/** One IAM statement, flattened to one action and one resource per entry. */
+export interface Permission {
+  readonly policy: string;
+  readonly action: string;
+  readonly resource: string;
+}
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+/**
+ * Every Allow permission in the template's IAM policies (AWS::IAM::Policy
+ * and inline role policies), with resources rendered as readable strings:
+ * `{"Fn::GetAtt": ["Bucket", "Arn"]}` → `<Bucket.Arn>`.
+ */
+export function allowedPermissions(template: Template): Permission[] {
+  const out: Permission[] = [];
+  const add = (policy: string, statements: Statement[]) => {
+    for (const s of statements) {
+      if (s.Effect !== 'Allow') continue;
+      const actions = ([] as string[]).concat(s.Action);
+      const resources = ([] as unknown[]).concat(s.Resource);
+      for (const action of actions) for (const r of resources) out.push({ policy, action, resource: render(r) });
+    }
+  };
+  for (const [id, res] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
+    add(id, (res.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+  }
+  for (const [id, res] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+    for (const p of (res.Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]) {
+      add(id, p.PolicyDocument.Statement);
+    }
+  }
+  return out;
+}
+
+/** A CloudFormation value as a readable string: Ref → `<Id>`, GetAtt → `<Id.Attr>`, Join joined. */
+export function render(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, unknown>;
+  if (v.Ref !== undefined) return `<${String(v.Ref)}>`;
+  if (Array.isArray(v['Fn::GetAtt'])) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
+  if (Array.isArray(v['Fn::Join'])) {
+    const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map(render).join(sep);
+  }
+  return JSON.stringify(value);
+}
+
+/** The logical id of the only resource of a type whose id contains `hint`. */
+export function logicalId(template: Template, type: string, hint: string): string {
+  const ids = Object.keys(template.findResources(type)).filter((id) => id.includes(hint));
+  if (ids.length !== 1) throw new Error(`expected one ${type} with "${hint}" in its id, found ${ids.join(', ') || 'none'}`);
+  return ids[0]!;
+}
