@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
       const local = await startLocalModelServer({});
       stops.push(local.close);
       env.MODEL_BASE_URL = local.baseUrl;
-      env.MODEL_NAME = 'fieldlens-local-ocr';
+      env.MODEL_NAME = local.modelName;
       console.log(`model: the offline local model at ${local.baseUrl} (set MODEL_BASE_URL and MODEL_NAME to use a real one)`);
     } else {
       console.log(`model: ${env.MODEL_NAME ?? '(MODEL_NAME not set)'} at ${env.MODEL_BASE_URL}`);

@@ -78,7 +78,7 @@ export async function startRig(options: { model?: TestServerOptions; buckets?: s
       LOG_LEVEL: 'debug',
       ...extra,
     });
-    const pool = new Pool(new URL(model.baseUrl).origin, { connections: config.model.maxConcurrency });
+    const pool = new Pool(new URL(config.model.baseUrl).origin, { connections: config.model.maxConcurrency });
     pools.push(pool);
     const runtime: Runtime = {
       config,
