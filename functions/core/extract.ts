@@ -89,6 +89,11 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
   for (;;) {
     if (o.deadline.aborted) return finish(null, deadlineError(o.deadline));
     const remaining = o.deadlineAt - o.clock.now();
+    // When the deadline is nearer than MODEL_TIMEOUT_MS it is the attempt's
+    // limit, and the attempt timing out means the deadline passed (the two
+    // timers fire together; either may be seen first).
+    const attemptMs = Math.max(1, Math.min(o.timeoutMs, remaining));
+    const limitIsDeadline = attemptMs < o.timeoutMs;
     attempts++;
     let reply: ModelReply;
     try {
@@ -102,10 +107,11 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
           answerSchema: answerJsonSchema(field),
           maxTokens: o.maxTokens,
         },
-        { signal: o.deadline, timeoutMs: Math.max(1, Math.min(o.timeoutMs, remaining)) },
+        { signal: o.deadline, timeoutMs: attemptMs },
       );
     } catch (err) {
-      if (o.deadline.aborted) return finish(null, deadlineError(o.deadline, err));
+      const timedOut = err instanceof ModelError && err.code === ErrorCode.MODEL_TIMEOUT;
+      if (o.deadline.aborted || (limitIsDeadline && timedOut)) return finish(null, deadlineError(o.deadline, err));
       const modelErr = err instanceof ModelError ? err : undefined;
       // A rate limit is the endpoint asking us to wait, not a failure: it does
       // not use up MODEL_MAX_RETRIES and only the deadline ends it, so

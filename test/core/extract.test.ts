@@ -340,6 +340,65 @@ describe('extractFields: transport retries', () => {
     expect(outcome.result.error!.code).toBe('MODEL_RATE_LIMITED');
   });
 
+  it('keeps waiting through rate limits beyond maxRetries, so throttling alone never fails a field', async () => {
+    // Prepare
+    const limited = () => retryableError(ErrorCode.MODEL_RATE_LIMITED, { retryAfterMs: 100, status: 429 });
+    const { options, model, clock } = aHarness(
+      { f0: [limited(), limited(), limited(), limited(), limited(), aReply('served')] },
+      { maxRetries: 1 },
+    );
+
+    // Act
+    const outcome = only(await extractFields(options));
+
+    // Assess
+    expect(model.calls).toHaveLength(6);
+    expect(clock.sleeps).toEqual([100, 100, 100, 100, 100]);
+    expect(outcome.result).toMatchObject({ status: 'ok', attempts: 6 });
+  });
+
+  it('still counts other transient errors against maxRetries when rate limits are mixed in', async () => {
+    const limited = retryableError(ErrorCode.MODEL_RATE_LIMITED, { retryAfterMs: 10, status: 429 });
+    const { options, model } = aHarness(
+      { f0: [limited, retryableError(), limited, retryableError(), aReply('never')] },
+      { maxRetries: 1 },
+    );
+
+    const outcome = only(await extractFields(options));
+
+    expect(model.calls).toHaveLength(4);
+    expect(outcome.result).toMatchObject({ status: 'error', error: { code: 'MODEL_SERVER_ERROR' } });
+  });
+
+  it('stops at once when a rate limit asks for a wait longer than 60 s', async () => {
+    const { options, model, clock } = aHarness({
+      f0: [retryableError(ErrorCode.MODEL_RATE_LIMITED, { retryAfterMs: 120_000, status: 429 }), aReply('later')],
+    });
+
+    const outcome = only(await extractFields(options));
+
+    expect(model.calls).toHaveLength(1);
+    expect(clock.sleeps).toEqual([]);
+    expect(outcome.result.error!.code).toBe('MODEL_RATE_LIMITED');
+  });
+
+  it('records DEADLINE_EXCEEDED when an attempt cut short by the deadline times out', async () => {
+    // Prepare: the deadline (1 s) is nearer than the attempt timeout (60 s),
+    // so the attempt's own timer is the deadline.
+    const clock = new FakeClock();
+    const { options, model } = aHarness(
+      { f0: [retryableError(ErrorCode.MODEL_TIMEOUT), aReply('too late')] },
+      { clock, deadlineAt: clock.now() + 1_000, timeoutMs: 60_000 },
+    );
+
+    // Act
+    const outcome = only(await extractFields(options));
+
+    // Assess
+    expect(model.calls).toHaveLength(1);
+    expect(outcome.result.error!.code).toBe('DEADLINE_EXCEEDED');
+  });
+
   it('records an unexpected error as INTERNAL without retrying it', async () => {
     const { options, model } = aHarness({ f0: [new TypeError('client bug')] });
 

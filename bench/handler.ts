@@ -1,0 +1,120 @@
+/**
+ * The real on-upload handler, wired the way `functions/runtime.ts` wires it,
+ * with three differences the benchmark needs: its own connection pool (closed
+ * afterwards, never the process-wide one), a store that times every S3 call,
+ * and warnings on stderr so they cannot mix with the tables.
+ *
+ * No local servers are imported here: the memory benchmark runs this module
+ * alone in a child process, and its peak RSS must be the handler's own.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Pool } from 'undici';
+import { createJsonLogger } from '../functions/adapters/logger';
+import { OpenAIChatClient } from '../functions/adapters/openai-chat';
+import { S3ObjectStore } from '../functions/adapters/s3-store';
+import { loadConfig, type Config } from '../functions/config';
+import { systemClock } from '../functions/core/clock';
+import type { FieldSet } from '../functions/core/fields';
+import type { ResultDocument } from '../functions/core/result';
+import { createOnUploadHandler, type DirectResponse } from '../functions/on-upload';
+import type { Runtime } from '../functions/runtime';
+import { s3Times, TimingObjectStore, type S3Times } from './timing-store';
+
+/** The model endpoint: the test server, or a real one from `MODEL_BASE_URL`. */
+export interface ModelEndpoint {
+  readonly baseUrl: string;
+  readonly name: string;
+  readonly apiKey?: string;
+  /** `MODEL_RESPONSE_FORMAT`; unset keeps the function's default. */
+  readonly responseFormat?: string;
+}
+
+export interface BenchHandlerOptions {
+  readonly s3: S3Client;
+  readonly model: ModelEndpoint;
+  readonly fields: FieldSet;
+  /** `MODEL_MAX_CONCURRENCY`; unset keeps the function's default (the number of fields). */
+  readonly maxConcurrency?: number;
+  /** `MAX_IMAGE_BYTES`; unset keeps the function's default. */
+  readonly maxImageBytes?: number;
+  /** The Lambda timeout the invocation pretends to have. @default 900 000 (Lambda's maximum) */
+  readonly timeoutMs?: number;
+}
+
+/** One image through the handler. */
+export interface Invocation {
+  /** Handler wall time: event in → result written. */
+  readonly wallMs: number;
+  readonly document: ResultDocument;
+  readonly s3: S3Times;
+}
+
+export interface BenchHandler {
+  readonly config: Config;
+  /** Runs the handler on one S3 event and returns the document it wrote. */
+  invoke(event: unknown): Promise<Invocation>;
+  close(): Promise<void>;
+}
+
+/** The function's environment for these options, as the stack would set it. */
+export function functionEnv(o: BenchHandlerOptions): Record<string, string> {
+  return {
+    MODEL_BASE_URL: o.model.baseUrl,
+    MODEL_NAME: o.model.name,
+    ...(o.model.apiKey ? { MODEL_API_KEY: o.model.apiKey } : {}),
+    ...(o.model.responseFormat ? { MODEL_RESPONSE_FORMAT: o.model.responseFormat } : {}),
+    ...(o.maxConcurrency !== undefined ? { MODEL_MAX_CONCURRENCY: String(o.maxConcurrency) } : {}),
+    ...(o.maxImageBytes !== undefined ? { MAX_IMAGE_BYTES: String(o.maxImageBytes) } : {}),
+    FIELDS: JSON.stringify(o.fields),
+    LOG_LEVEL: 'warn',
+  };
+}
+
+/**
+ * Builds a handler over `createOnUploadHandler`, configured through
+ * `loadConfig` exactly as in Lambda.
+ */
+export function createBenchHandler(o: BenchHandlerOptions): BenchHandler {
+  const config = loadConfig(functionEnv(o));
+  const pool = new Pool(new URL(config.model.baseUrl).origin, {
+    connections: config.model.maxConcurrency,
+    keepAliveTimeout: 30_000,
+  });
+  const model = new OpenAIChatClient({
+    baseUrl: config.model.baseUrl,
+    model: config.model.name,
+    responseFormat: config.model.responseFormat,
+    dispatcher: pool,
+    ...(config.model.apiKey ? { apiKey: config.model.apiKey } : {}),
+  });
+  const store = new TimingObjectStore(new S3ObjectStore(o.s3));
+  const logger = createJsonLogger({ level: config.logLevel, write: (line) => void process.stderr.write(line) });
+  const runtime: Runtime = { config, store, model, clock: systemClock, logger };
+  const handler = createOnUploadHandler(() => Promise.resolve(runtime));
+  const timeoutMs = o.timeoutMs ?? 900_000;
+
+  return {
+    config,
+    async invoke(event) {
+      store.take();
+      const end = Date.now() + timeoutMs;
+      const context = { awsRequestId: randomUUID(), getRemainingTimeInMillis: () => Math.max(0, end - Date.now()) };
+      const started = performance.now();
+      const response = (await handler(event, context)) as DirectResponse;
+      const wallMs = performance.now() - started;
+      const outcome = response.outcomes[0]?.outcome;
+      if (!outcome || outcome.kind !== 'written') {
+        throw new Error(`expected the handler to write a result, got ${JSON.stringify(outcome ?? response)}`);
+      }
+      return { wallMs, document: outcome.document, s3: s3Times(store.take()) };
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** The slowest field's own latency in a document (its `fieldResults` latencyMs), 0 when it has none. */
+export function slowestFieldMs(doc: ResultDocument): number {
+  return Math.max(0, ...Object.values(doc.fieldResults).map((r) => r.latencyMs));
+}

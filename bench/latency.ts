@@ -1,0 +1,239 @@
+/**
+ * Section 1: latency against the number of fields.
+ *
+ * One image through the real handler and the local S3 server, answered by
+ * the test server after L ms (± jitter) per field, or by a real model. Three
+ * strategies in the same run, differing only in `MODEL_MAX_CONCURRENCY`:
+ * sequential (1, one field after another), a fixed pool of 4, and fieldlens's
+ * fan-out (the number of fields). The fan-out should take as long as its
+ * slowest field.
+ */
+import { createBenchHandler, slowestFieldMs, type Invocation, type ModelEndpoint } from './handler';
+import { labelFields, syntheticFields } from './fields';
+import { noisePng, type BenchImage } from './images';
+import { startBenchS3 } from './local-s3';
+import { localS3Client } from './s3-client';
+import { fixed, mark, ms, type Check, type SectionResult } from './report';
+import { median, round } from './stats';
+import { startBenchModel, type BenchModelServer } from './test-model';
+
+export const STRATEGIES = ['sequential', 'pool-4', 'fan-out'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+/** `MODEL_MAX_CONCURRENCY` of a strategy at `fields` fields. */
+export function strategyConcurrency(strategy: Strategy, fields: number): number {
+  return strategy === 'sequential' ? 1 : strategy === 'pool-4' ? 4 : fields;
+}
+
+/** Targets of the fan-out. */
+export const FAN_OUT_MAX_RATIO = 1.05;
+/** Speed-up over sequential counted as "≈ the number of fields" (checked from 5 fields). */
+export const FAN_OUT_MIN_SPEEDUP_SHARE = 0.8;
+
+export interface LatencyOptions {
+  readonly fieldCounts: readonly number[];
+  /** Test server latency per field (ignored with a real endpoint). */
+  readonly latencyMs: number;
+  /** Test server jitter as a share of the latency (0.1 = ±10%). */
+  readonly jitter: number;
+  /** Runs per field count and strategy; figures are medians. @default 1 */
+  readonly repeat?: number;
+  /** A real model endpoint; unset → the test server. */
+  readonly endpoint?: ModelEndpoint;
+  /** Images to send (in turn); default one 200 kB noise PNG. */
+  readonly images?: readonly BenchImage[];
+}
+
+export interface LatencyRow {
+  readonly fields: number;
+  readonly strategy: Strategy;
+  /** `MODEL_MAX_CONCURRENCY`. */
+  readonly concurrency: number;
+  /** Most requests the test server saw at once (null against a real endpoint). */
+  readonly serverMaxInFlight: number | null;
+  /** Handler wall time for the image. */
+  readonly totalMs: number;
+  /** The slowest single field (`fieldResults` latencyMs max). */
+  readonly slowestFieldMs: number;
+  /** total / slowest field. */
+  readonly ratio: number;
+  /** (total − S3 time) / slowest field: what the fan-out itself adds to its slowest field. */
+  readonly ratioExS3: number;
+  /** Sequential total / this total. */
+  readonly speedup: number;
+  /** S3 head + read + write inside the total. */
+  readonly s3Ms: number;
+  /** Documents whose status was `complete`, of `runs`. */
+  readonly complete: number;
+  readonly runs: number;
+}
+
+export interface LatencyFigures {
+  readonly model: 'test-server' | 'endpoint';
+  readonly latencyMs: number | null;
+  readonly jitterMs: number | null;
+  readonly images: ReadonlyArray<{ readonly label: string; readonly bytes: number }>;
+  readonly rows: readonly LatencyRow[];
+}
+
+export async function runLatencySection(o: LatencyOptions): Promise<SectionResult<LatencyFigures>> {
+  const images = o.images && o.images.length > 0 ? o.images : [noisePng(200_000)];
+  const repeat = Math.max(1, o.repeat ?? 1);
+  const s3 = await startBenchS3();
+  const bench: BenchModelServer | undefined = o.endpoint
+    ? undefined
+    : await startBenchModel({ defaultLatencyMs: o.latencyMs, jitterMs: o.latencyMs * o.jitter });
+  const endpoint = o.endpoint ?? bench!.endpoint;
+  const client = localS3Client(s3.endpoint);
+  let uploads = 0;
+
+  const put = (image: BenchImage, name: string) => s3.put(`incoming/latency/${uploads++}-${name}.png`, image.bytes);
+
+  /**
+   * One image with a handler of its own, as a warm Lambda environment would
+   * run it: against the test server, a first image answered at once opens
+   * the connections and warms the code paths, then the measured one runs.
+   */
+  const runOnce = async (image: BenchImage, fields: number, strategy: Strategy): Promise<Invocation> => {
+    const handler = createBenchHandler({
+      s3: client,
+      model: endpoint,
+      fields: o.endpoint ? labelFields(fields) : syntheticFields(fields),
+      maxConcurrency: strategyConcurrency(strategy, fields),
+    });
+    try {
+      if (bench) await bench.warm(async () => handler.invoke(await put(image, `${fields}-${strategy}-warm`)));
+      const event = await put(image, `${fields}-${strategy}`);
+      await bench?.reset();
+      return await handler.invoke(event);
+    } finally {
+      await handler.close();
+    }
+  };
+
+  try {
+    // Against a real endpoint, one small image first: the first S3 calls and
+    // the first compilation of the code paths are not what is measured.
+    if (!bench) await runOnce(images[0]!, 1, 'fan-out');
+
+    const rows: LatencyRow[] = [];
+    for (const [index, fields] of o.fieldCounts.entries()) {
+      // The same image for every strategy at this field count.
+      const image = images[index % images.length]!;
+      const measured = new Map<Strategy, { runs: Invocation[]; inFlight: number[] }>();
+      for (const strategy of STRATEGIES) {
+        const runs: Invocation[] = [];
+        const inFlight: number[] = [];
+        for (let r = 0; r < repeat; r++) {
+          runs.push(await runOnce(image, fields, strategy));
+          if (bench) inFlight.push((await bench.stats()).maxInFlight);
+        }
+        measured.set(strategy, { runs, inFlight });
+      }
+      const sequentialMs = median(measured.get('sequential')!.runs.map((r) => r.wallMs));
+      for (const strategy of STRATEGIES) {
+        const { runs, inFlight } = measured.get(strategy)!;
+        const totalMs = median(runs.map((r) => r.wallMs));
+        rows.push({
+          fields,
+          strategy,
+          concurrency: strategyConcurrency(strategy, fields),
+          serverMaxInFlight: bench ? Math.max(...inFlight) : null,
+          totalMs: round(totalMs, 1),
+          slowestFieldMs: median(runs.map((r) => slowestFieldMs(r.document))),
+          ratio: round(median(runs.map((r) => r.wallMs / Math.max(1, slowestFieldMs(r.document)))), 3),
+          ratioExS3: round(median(runs.map((r) => (r.wallMs - r.s3.totalMs) / Math.max(1, slowestFieldMs(r.document)))), 3),
+          speedup: round(sequentialMs / totalMs, 2),
+          s3Ms: round(median(runs.map((r) => r.s3.totalMs)), 1),
+          complete: runs.filter((r) => r.document.status === 'complete').length,
+          runs: runs.length,
+        });
+      }
+    }
+
+    const figures: LatencyFigures = {
+      model: o.endpoint ? 'endpoint' : 'test-server',
+      latencyMs: o.endpoint ? null : o.latencyMs,
+      jitterMs: o.endpoint ? null : round(o.latencyMs * o.jitter, 1),
+      images: images.map((i) => ({ label: i.label, bytes: i.bytes.length })),
+      rows,
+    };
+    return { id: 'latency', title: 'Latency vs number of fields', figures, ...present(figures) };
+  } finally {
+    client.destroy();
+    await bench?.close();
+    await s3.close();
+  }
+}
+
+function speedupTarget(fields: number): number | undefined {
+  return fields >= 5 ? FAN_OUT_MIN_SPEEDUP_SHARE * fields : undefined;
+}
+
+function present(f: LatencyFigures): Pick<SectionResult, 'tables' | 'checks'> {
+  const checks: Check[] = [];
+  for (const r of f.rows.filter((x) => x.strategy === 'fan-out')) {
+    checks.push({
+      name: `fan-out (total − S3)/slowest at ${r.fields} field${r.fields === 1 ? '' : 's'}`,
+      target: `≤ ${FAN_OUT_MAX_RATIO}`,
+      value: `${fixed(r.ratioExS3, 3)} (with S3: ${fixed(r.ratio, 3)})`,
+      pass: r.ratioExS3 <= FAN_OUT_MAX_RATIO,
+    });
+    const min = speedupTarget(r.fields);
+    if (min !== undefined) {
+      checks.push({
+        name: `fan-out speed-up over sequential at ${r.fields} fields`,
+        target: `≈ ${r.fields} (≥ ${fixed(min, 1)})`,
+        value: `${fixed(r.speedup, 1)}×`,
+        pass: r.speedup >= min,
+      });
+    }
+  }
+  const complete = f.rows.reduce((n, r) => n + r.complete, 0);
+  const runs = f.rows.reduce((n, r) => n + r.runs, 0);
+  checks.push({ name: 'documents complete', target: 'all', value: `${complete}/${runs}`, pass: complete === runs });
+
+  const source =
+    f.model === 'test-server'
+      ? `test server, L = ${f.latencyMs} ms ± ${f.jitterMs} ms per field`
+      : 'real model endpoint (latency is the model’s own)';
+  const rows = f.rows.map((r) => {
+    const fan = r.strategy === 'fan-out';
+    const min = speedupTarget(r.fields);
+    const ok = !fan || (r.ratioExS3 <= FAN_OUT_MAX_RATIO && (min === undefined || r.speedup >= min));
+    return [
+      String(r.fields),
+      r.strategy,
+      String(r.concurrency),
+      r.serverMaxInFlight === null ? '–' : String(r.serverMaxInFlight),
+      ms(r.totalMs),
+      ms(r.slowestFieldMs),
+      ms(r.s3Ms),
+      fixed(r.ratio, 3),
+      fixed(r.ratioExS3, 3),
+      `${fixed(r.speedup, 1)}×`,
+      `${r.complete}/${r.runs}`,
+      fan ? mark(ok) : '',
+    ];
+  });
+  return {
+    tables: [
+      {
+        title: `One image, ${source}; ${imageList(f.images)}`,
+        columns: ['fields', 'strategy', 'cap', 'in flight', 'total ms', 'slowest ms', 'S3 ms', 'total/slowest', '−S3', 'speed-up', 'complete', 'target'],
+        rows,
+        notes: [
+          'cap = MODEL_MAX_CONCURRENCY; in flight = most requests the server saw at once; total = handler wall time;',
+          'slowest = the slowest field’s own latency; S3 = head + read + write inside the total (section 5); −S3 = (total − S3)/slowest.',
+          `Fan-out targets: (total − S3)/slowest ≤ ${FAN_OUT_MAX_RATIO}; speed-up ≈ fields (≥ ${FAN_OUT_MIN_SPEEDUP_SHARE}× fields from 5 fields).`,
+        ],
+      },
+    ],
+    checks,
+  };
+}
+
+function imageList(images: LatencyFigures['images']): string {
+  if (images.length === 1) return `image ${images[0]!.label} (${images[0]!.bytes} B)`;
+  return `${images.length} images, one per field count in turn (${images.map((i) => i.label).join(', ')})`;
+}

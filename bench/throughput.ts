@@ -1,0 +1,284 @@
+/**
+ * Section 2: throughput under the endpoint's capacity.
+ *
+ * N images × F fields against a test server that serves C requests at once,
+ * with the limits the stack derives from C (`endpointBudget` in
+ * infra/budget.ts): each invocation keeps `perImage` requests in flight and
+ * `concurrentImages` invocations run at once. Lambda's concurrency is
+ * simulated by a pool of workers, each an execution environment with its
+ * own handler, connection pool and S3 client, taking the next image when
+ * it is done with the last.
+ *
+ * - queue: the server queues beyond C; the makespan is compared with the
+ *   ideal ⌈N·F/C⌉·L.
+ * - reject: the server answers 429 beyond C, and the workers over-subscribe
+ *   it on purpose; every image must still end `complete`.
+ */
+import { performance } from 'node:perf_hooks';
+import { endpointBudget, type EndpointBudget } from '../infra/budget';
+import { createBenchHandler, type BenchHandler, type Invocation } from './handler';
+import { syntheticFields } from './fields';
+import { noisePng } from './images';
+import type { S3NotificationEvent } from '../local/s3-server';
+import { startBenchS3, type BenchS3 } from './local-s3';
+import { localS3Client } from './s3-client';
+import { fixed, mark, ms, type Check, type SectionResult } from './report';
+import { median, round } from './stats';
+import { startBenchModel } from './test-model';
+
+/** Target: makespan ≤ this × the ideal when the server queues. */
+export const QUEUE_MAX_RATIO = 1.1;
+
+export interface ThroughputOptions {
+  /** N */
+  readonly images: number;
+  /** F */
+  readonly fieldsPerImage: number;
+  /** C: requests the server serves at once. */
+  readonly capacity: number;
+  /** L */
+  readonly latencyMs: number;
+  /**
+   * Share of L as ± jitter for an extra, informational queue run. The target
+   * runs use a fixed L, the assumption of the ideal ⌈N·F/C⌉·L; with jitter
+   * every image also waits for the slowest of its F fields. 0 skips the run.
+   */
+  readonly jitter: number;
+  /** The 429s' `retry-after-ms`. */
+  readonly retryAfterMs: number;
+  /** Images at once in reject mode, as a multiple of the derived `concurrentImages`. */
+  readonly oversubscription: number;
+}
+
+export type ServerMode = 'queue' | 'reject';
+
+export interface ThroughputRun {
+  readonly mode: ServerMode;
+  /** ± jitter on L in this run. */
+  readonly jitterMs: number;
+  /** Invocations running at once (the simulated Lambda concurrency). */
+  readonly imagesAtOnce: number;
+  /** `MODEL_MAX_CONCURRENCY` of each invocation. */
+  readonly perImage: number;
+  readonly makespanMs: number;
+  readonly ratioToIdeal: number;
+  readonly imagesPerSecond: number;
+  readonly complete: number;
+  readonly statuses: Readonly<Record<string, number>>;
+  /** Chat requests the server received (429s included). */
+  readonly requests: number;
+  /** 429s answered because of capacity. */
+  readonly rejected429: number;
+  /** Most requests the server saw at once (queued ones included). */
+  readonly serverMaxInFlight: number;
+  /** Most requests it served at once (never above C). */
+  readonly serverMaxServing: number;
+  /** Most attempts one field needed. */
+  readonly maxFieldAttempts: number;
+  /** Median handler wall time of one image. */
+  readonly medianImageMs: number;
+  /** Median S3 time of one image (inside its wall time). */
+  readonly medianImageS3Ms: number;
+}
+
+export interface ThroughputFigures {
+  readonly images: number;
+  readonly fieldsPerImage: number;
+  readonly capacity: number;
+  readonly latencyMs: number;
+  readonly retryAfterMs: number;
+  /** The stack's split of C, from infra/budget.ts. */
+  readonly budget: EndpointBudget;
+  /** ⌈N·F/C⌉·L */
+  readonly idealMs: number;
+  readonly runs: readonly ThroughputRun[];
+}
+
+export async function runThroughputSection(o: ThroughputOptions): Promise<SectionResult<ThroughputFigures>> {
+  const budget = endpointBudget({ capacity: o.capacity, fieldCount: o.fieldsPerImage });
+  const idealMs = Math.ceil((o.images * o.fieldsPerImage) / o.capacity) * o.latencyMs;
+  const s3 = await startBenchS3();
+  try {
+    const queue = await runMode(s3, o, 'queue', budget.concurrentImages, budget.perImage, idealMs, 0);
+    const reject = await runMode(
+      s3,
+      o,
+      'reject',
+      Math.max(budget.concurrentImages + 1, Math.round(budget.concurrentImages * o.oversubscription)),
+      budget.perImage,
+      idealMs,
+      0,
+    );
+    const jittered =
+      o.jitter > 0
+        ? [await runMode(s3, o, 'queue', budget.concurrentImages, budget.perImage, idealMs, o.latencyMs * o.jitter)]
+        : [];
+    const figures: ThroughputFigures = {
+      images: o.images,
+      fieldsPerImage: o.fieldsPerImage,
+      capacity: o.capacity,
+      latencyMs: o.latencyMs,
+      retryAfterMs: o.retryAfterMs,
+      budget,
+      idealMs,
+      runs: [queue, reject, ...jittered],
+    };
+    return { id: 'throughput', title: 'Throughput under the endpoint’s capacity', figures, ...present(figures) };
+  } finally {
+    await s3.close();
+  }
+}
+
+async function runMode(
+  s3: BenchS3,
+  o: ThroughputOptions,
+  mode: ServerMode,
+  imagesAtOnce: number,
+  perImage: number,
+  idealMs: number,
+  jitterMs: number,
+): Promise<ThroughputRun> {
+  const bench = await startBenchModel({
+    capacity: o.capacity,
+    overCapacity: mode,
+    retryAfterMs: o.retryAfterMs,
+    defaultLatencyMs: o.latencyMs,
+    jitterMs,
+  });
+  const fields = syntheticFields(o.fieldsPerImage);
+  const image = noisePng(100_000);
+  const workers: Array<{ handler: BenchHandler; close: () => void }> = Array.from({ length: imagesAtOnce }, () => {
+    const client = localS3Client(s3.endpoint);
+    return {
+      handler: createBenchHandler({ s3: client, model: bench.endpoint, fields, maxConcurrency: perImage }),
+      close: () => client.destroy(),
+    };
+  });
+  try {
+    const events: S3NotificationEvent[] = [];
+    const run = `${mode}-${jitterMs}`;
+    for (let i = 0; i < o.images; i++) events.push(await s3.put(`incoming/throughput/${run}/${i}.png`, image.bytes));
+    // Each execution environment's first invocation, one at a time and
+    // answered at once: connections and code paths are warm, as in a
+    // steady stream of uploads.
+    await bench.warm(async () => {
+      for (const [w, worker] of workers.entries()) {
+        await worker.handler.invoke(await s3.put(`incoming/throughput/${run}/warm-${w}.png`, image.bytes));
+      }
+    });
+
+    const done: Invocation[] = [];
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      workers.map(async ({ handler }) => {
+        for (let i = next++; i < events.length; i = next++) done.push(await handler.invoke(events[i]));
+      }),
+    );
+    const makespanMs = performance.now() - started;
+
+    const server = await bench.stats();
+    const statuses: Record<string, number> = {};
+    for (const d of done) statuses[d.document.status] = (statuses[d.document.status] ?? 0) + 1;
+    return {
+      mode,
+      jitterMs: round(jitterMs, 1),
+      imagesAtOnce,
+      perImage,
+      makespanMs: round(makespanMs, 1),
+      ratioToIdeal: round(makespanMs / idealMs, 3),
+      imagesPerSecond: round(o.images / (makespanMs / 1000), 2),
+      complete: statuses.complete ?? 0,
+      statuses,
+      requests: server.requests,
+      rejected429: server.rejected,
+      serverMaxInFlight: server.maxInFlight,
+      serverMaxServing: server.maxServing,
+      maxFieldAttempts: Math.max(0, ...done.flatMap((d) => Object.values(d.document.fieldResults).map((r) => r.attempts))),
+      medianImageMs: round(median(done.map((d) => d.wallMs)), 1),
+      medianImageS3Ms: round(median(done.map((d) => d.s3.totalMs)), 1),
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.handler.close()));
+    for (const w of workers) w.close();
+    await bench.close();
+  }
+}
+
+function present(f: ThroughputFigures): Pick<SectionResult, 'tables' | 'checks'> {
+  const queue = f.runs.find((r) => r.mode === 'queue' && r.jitterMs === 0)!;
+  const reject = f.runs.find((r) => r.mode === 'reject')!;
+  const jittered = f.runs.find((r) => r.mode === 'queue' && r.jitterMs > 0);
+  const checks: Check[] = [
+    {
+      name: 'queue: makespan / ideal',
+      target: `≤ ${QUEUE_MAX_RATIO.toFixed(2)}`,
+      value: `${fixed(queue.ratioToIdeal, 3)} (${ms(queue.makespanMs)} ms vs ${f.idealMs} ms)`,
+      pass: queue.ratioToIdeal <= QUEUE_MAX_RATIO,
+    },
+    {
+      name: 'queue: most requests at the server at once, with the derived limits',
+      target: `≤ C = ${f.capacity}`,
+      value: String(queue.serverMaxInFlight),
+      pass: queue.serverMaxInFlight <= f.capacity,
+    },
+    {
+      name: 'queue: images complete',
+      target: 'all',
+      value: `${queue.complete}/${f.images}`,
+      pass: queue.complete === f.images,
+    },
+    {
+      name: `reject: images complete despite ${reject.rejected429} × 429`,
+      target: 'all',
+      value: `${reject.complete}/${f.images}`,
+      pass: reject.complete === f.images,
+    },
+  ];
+  const row = (r: ThroughputRun): string[] => [
+    r.mode,
+    r.jitterMs > 0 ? `± ${r.jitterMs} ms` : 'fixed',
+    String(r.imagesAtOnce),
+    String(r.perImage),
+    String(r.serverMaxInFlight),
+    String(r.serverMaxServing),
+    ms(r.makespanMs),
+    fixed(r.ratioToIdeal, 3),
+    fixed(r.imagesPerSecond, 2),
+    String(r.requests),
+    String(r.rejected429),
+    String(r.maxFieldAttempts),
+    ms(r.medianImageMs),
+    ms(r.medianImageS3Ms),
+    `${r.complete}/${f.images}`,
+    r.jitterMs > 0
+      ? 'info'
+      : r.mode === 'queue'
+      ? mark(r.ratioToIdeal <= QUEUE_MAX_RATIO && r.complete === f.images && r.serverMaxInFlight <= f.capacity)
+      : mark(r.complete === f.images),
+  ];
+  const b = f.budget;
+  return {
+    tables: [
+      {
+        title:
+          `N = ${f.images} images × F = ${f.fieldsPerImage} fields, C = ${f.capacity}, L = ${f.latencyMs} ms; ` +
+          `ideal ⌈N·F/C⌉·L = ${f.idealMs} ms`,
+        columns: ['server', 'L', 'images at once', 'cap', 'max in flight', 'max serving', 'makespan ms', '/ ideal', 'images/s', 'requests', '429s', 'max attempts', 'image ms', 'S3 ms', 'complete', 'target'],
+        rows: f.runs.map(row),
+        notes: [
+          `Derived from C by infra/budget.ts endpointBudget: MODEL_MAX_CONCURRENCY = min(F, C) = ${b.perImage}, images at once = ⌊C / ${b.perImage}⌋ = ${b.concurrentImages}.`,
+          `queue: the server queues beyond C, run with the derived limits (target makespan ≤ ${QUEUE_MAX_RATIO.toFixed(2)} × ideal).`,
+          'image ms / S3 ms = median handler wall time of one image and the S3 part of it: while an image reads and writes S3, its share of C waits.',
+          `reject: the server answers 429 (retry-after-ms ${f.retryAfterMs}) beyond C, over-subscribed on purpose with ${reject.imagesAtOnce} images at once; every image must end complete.`,
+          ...(jittered
+            ? [
+                `info: the queue run again with L ± ${jittered.jitterMs} ms; each image then also waits for the slowest of its ${f.fieldsPerImage} fields, which the ideal does not count.`,
+              ]
+            : []),
+        ],
+      },
+    ],
+    checks,
+  };
+}
