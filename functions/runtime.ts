@@ -41,18 +41,5 @@ export async function loadRuntime(env: Readonly<Record<string, string | undefine
   return { config, store, model, clock: systemClock, logger };
 }
 
-/**
- * Memoises an async factory for the life of the execution environment. A
- * failed start is not cached, so the next invocation tries again (a secret
- * filled in after deploy starts working without a redeploy).
- */
-export function once<T>(factory: () => Promise<T>): () => Promise<T> {
-  let pending: Promise<T> | undefined;
-  return () => {
-    pending ??= factory().catch((err: unknown) => {
-      pending = undefined;
-      throw err;
-    });
-    return pending;
-  };
-}
+/** Memoises an async factory for the life of the execution environment (see `core/once.ts`). */
+export { once } from './core/once';

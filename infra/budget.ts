@@ -4,9 +4,15 @@
  * An endpoint serves `C` requests at once; every image asks `F` questions.
  * One invocation keeps `perImage` requests in flight (`MODEL_MAX_CONCURRENCY`)
  * and the platform runs at most `concurrentImages` invocations at once
- * (reserved concurrency, an SQS event source's maximum concurrency, or later a
- * Step Functions limit), so the whole deployment never has more than
- * `perImage × concurrentImages ≤ C` requests in flight.
+ * (reserved concurrency, an SQS event source's maximum concurrency), so the
+ * whole deployment never has more than `perImage × concurrentImages ≤ C`
+ * requests in flight.
+ *
+ * With Step Functions, `perImage` is the Map state's `MaxConcurrency`. That
+ * limit counts the iterations of one execution only, so it cannot bound the
+ * runs at once; the ExtractField function's reserved concurrency of
+ * `maxInFlight` does (one request per invocation), and a throttled field task
+ * waits in Step Functions' retry until a slot is free.
  *
  * The split favours the latency of one image: all of an image's fields go out
  * together when the endpoint can take them (`perImage = min(F, C)`), and the

@@ -72,10 +72,7 @@ const contextSchema = z.object({
   memorySize: wholeNumber(128, 10_240).optional(),
   timeoutSeconds: wholeNumber(10, 900).optional(),
   trigger: z.enum(['direct', 'queue'], { error: 'expected "direct" or "queue"' }).default('direct'),
-  fanout: z
-    .enum(['lambda', 'stepfunctions'], { error: 'expected "lambda"' })
-    .default('lambda')
-    .refine((f) => f === 'lambda', '"stepfunctions" is not available yet; use "lambda" (the default)'),
+  fanout: z.enum(['lambda', 'stepfunctions'], { error: 'expected "lambda" or "stepfunctions"' }).default('lambda'),
   reserveConcurrency: flag().optional(),
   maxImageBytes: wholeNumber(1, 100 * 1024 * 1024).optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error'], { error: 'expected debug, info, warn or error' }).optional(),
@@ -179,6 +176,11 @@ export function stackPropsFromContext(
   if (ctx.bucketName && bucketProps) {
     throw new ContextError(
       'context keys "accessLogs" / "versioned" configure a new bucket and cannot be combined with "bucketName" (an existing bucket)',
+    );
+  }
+  if (ctx.fanout === 'stepfunctions' && ctx.trigger !== 'direct') {
+    throw new ContextError(
+      'context key "trigger": the Step Functions fan-out (fanout=stepfunctions) is started by S3 directly; remove trigger=queue (its runs wait in Step Functions)',
     );
   }
   if (ctx.reserveConcurrency !== undefined && ctx.trigger !== 'direct') {

@@ -13,6 +13,7 @@ import type { TriggerKind } from './budget';
 import { DirectPipeline } from './constructs/direct-pipeline';
 import type { FieldlensPipeline, LogLevel, PipelineProps } from './constructs/pipeline';
 import { QueuePipeline } from './constructs/queue-pipeline';
+import { StepFunctionsPipeline } from './constructs/stepfunctions-pipeline';
 import { FieldlensPropsError } from './errors';
 
 /** How the extraction is fanned out over an image's fields. */
@@ -137,13 +138,16 @@ export interface FieldlensStackProps extends StackProps {
   readonly trigger?: TriggerKind;
   /**
    * How an image's fields are fanned out: `lambda` (one invocation asks
-   * every field). `stepfunctions` is not available yet.
+   * every field) or `stepfunctions` (a state machine runs one task per field;
+   * see docs/stepfunctions.md). `stepfunctions` works with the direct
+   * trigger only.
    * @default 'lambda'
    */
   readonly fanout?: FanoutKind;
   /**
-   * Direct trigger: reserve concurrency to cap the images processed at once.
-   * Turn off on accounts whose concurrency quota cannot spare a reservation.
+   * Direct trigger: reserve concurrency to cap the images processed at once
+   * (with `fanout: 'stepfunctions'`, the field tasks running at once). Turn
+   * off on accounts whose concurrency quota cannot spare a reservation.
    * @default true
    */
   readonly reserveConcurrency?: boolean;
@@ -285,7 +289,10 @@ export class FieldlensStack extends Stack {
       value: `s3://${this.outputBucket.bucketName}/${outputPrefix}`,
       description: 'Results appear here: the image key without the input prefix, plus .json',
     });
-    new CfnOutput(this, 'FunctionName', { value: this.pipeline.handler.functionName, description: 'The on-upload function' });
+    new CfnOutput(this, 'FunctionName', {
+      value: this.pipeline.handler.functionName,
+      description: 'The function S3 invokes for each new image',
+    });
     new CfnOutput(this, 'LogGroupName', {
       value: this.pipeline.logGroup.logGroupName,
       description: 'The function logs: aws logs tail <this name> --follow',
@@ -302,6 +309,16 @@ export class FieldlensStack extends Stack {
       value: `${budget.perImage} requests per image x ${budget.concurrentImages} images at once = ${budget.maxInFlight} in flight at most`,
       description: 'How the model endpoint capacity is shared',
     });
+    if (this.pipeline instanceof StepFunctionsPipeline) {
+      new CfnOutput(this, 'StateMachineArn', {
+        value: this.pipeline.stateMachine.stateMachineArn,
+        description: 'One execution per image: aws stepfunctions list-executions --state-machine-arn <this ARN>',
+      });
+      new CfnOutput(this, 'StateMachineLogGroupName', {
+        value: this.pipeline.stateMachineLogGroup.logGroupName,
+        description: 'Every state of every run (no state data): aws logs tail <this name> --follow',
+      });
+    }
     if (this.pipeline instanceof QueuePipeline) {
       new CfnOutput(this, 'EventQueueUrl', {
         value: this.pipeline.eventQueue.queueUrl,
@@ -323,9 +340,12 @@ export class FieldlensStack extends Stack {
           ? new QueuePipeline(this, 'Pipeline', props)
           : new DirectPipeline(this, 'Pipeline', { ...props, ...optional('reserveConcurrency', reserveConcurrency) });
       case 'stepfunctions':
-        throw new FieldlensPropsError(
-          'fanout: "stepfunctions" is not available yet; use "lambda" (the default), which asks every field from one invocation',
-        );
+        if (trigger !== 'direct') {
+          throw new FieldlensPropsError(
+            'trigger: the Step Functions fan-out is started by S3 directly (trigger "direct"); its runs wait in Step Functions, so no queue is needed',
+          );
+        }
+        return new StepFunctionsPipeline(this, 'Pipeline', { ...props, ...optional('reserveConcurrency', reserveConcurrency) });
       default:
         throw new FieldlensPropsError(`fanout: expected "lambda" or "stepfunctions", got ${JSON.stringify(fanout)}`);
     }

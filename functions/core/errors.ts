@@ -48,6 +48,11 @@ export const ErrorCode = {
   OBJECT_NOT_FOUND: 'OBJECT_NOT_FOUND',
   /** The event is not an S3 event fieldlens understands. */
   EVENT_INVALID: 'EVENT_INVALID',
+  /**
+   * A Step Functions task failed as a whole (its Lambda crashed, timed out or
+   * was throttled past its retries); the message names the task's error.
+   */
+  TASK_FAILED: 'TASK_FAILED',
   /** Something failed that has no more specific code. */
   INTERNAL: 'INTERNAL',
 } as const;

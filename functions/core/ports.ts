@@ -126,3 +126,23 @@ export interface Clock {
   /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
+
+/** What became of a request to start a run. */
+export type StartResult =
+  | { readonly kind: 'started'; readonly executionArn: string }
+  /** A run with this name exists already (or existed in the last 90 days): nothing was started. */
+  | { readonly kind: 'duplicate' };
+
+/**
+ * Starts a run of the Step Functions pipeline for one object. The adapter
+ * reports `ExecutionAlreadyExists` as `duplicate`, not as an error: a
+ * repeated name means the object version has (had) its run already.
+ */
+export interface ExecutionStarter {
+  /**
+   * @param name the execution name; `undefined` lets Step Functions choose one
+   *   (no duplicate detection then).
+   * @param input the execution input, serialised as JSON.
+   */
+  start(name: string | undefined, input: unknown): Promise<StartResult>;
+}

@@ -2,8 +2,8 @@
  * What every fieldlens pipeline shares: its props, the interface the stack
  * sees, the function's environment, and the least-privilege object access.
  *
- * A pipeline is one way of running the extraction (one Lambda per image
- * today; Step Functions later). The stack picks one and only talks to it
+ * A pipeline is one way of running the extraction (one Lambda per image,
+ * or a Step Functions run with one task per field). The stack picks one and only talks to it
  * through {@link FieldlensPipeline}, so another pipeline plugs in without
  * touching the bucket, the secret or the outputs.
  */
@@ -264,28 +264,50 @@ function environmentBytes(env: Record<string, string>): number {
  * dead-letter queue, rather than a permission problem passing as "deleted".
  */
 export function grantObjectAccess(role: iam.IRole, props: PipelineProps): void {
+  grantObjectAccessFor(role, props, { readImages: true, readResults: true, writeResults: true });
+}
+
+/** Which object access one function needs; see {@link grantObjectAccessFor}. */
+export interface ObjectAccess {
+  /** `s3:GetObject` under the input prefix: HEAD and read the image. */
+  readonly readImages?: boolean;
+  /** `s3:GetObject` under the output prefix: HEAD a result (the idempotency check). */
+  readonly readResults?: boolean;
+  /** `s3:PutObject` under the output prefix: write a result. */
+  readonly writeResults?: boolean;
+}
+
+/**
+ * The parts of {@link grantObjectAccess} one function needs, for pipelines
+ * that split the job over several functions (Step Functions): each gets only
+ * the object actions its step uses, on the same prefixes.
+ */
+export function grantObjectAccessFor(role: iam.IRole, props: PipelineProps, access: ObjectAccess): void {
   const inputObjects = props.sourceBucket.arnForObjects(`${props.inputPrefix}*`);
   const outputObjects = props.outputBucket.arnForObjects(`${props.outputPrefix}*`);
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({ sid: 'ReadImages', actions: ['s3:GetObject'], resources: [inputObjects] }),
-  );
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'ReadWriteResults',
-      actions: ['s3:GetObject', 's3:PutObject'],
-      resources: [outputObjects],
-    }),
-  );
-  acknowledgeWildcardResource(
-    role,
-    inputObjects,
-    `Objects under the input prefix "${props.inputPrefix}" only: image keys are not known in advance, and a key prefix is the narrowest scope S3 IAM offers for them.`,
-  );
-  acknowledgeWildcardResource(
-    role,
-    outputObjects,
-    `Objects under the output prefix "${props.outputPrefix}" only: result keys are derived from image keys at run time, and a key prefix is the narrowest scope S3 IAM offers for them.`,
-  );
+  if (access.readImages) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ReadImages', actions: ['s3:GetObject'], resources: [inputObjects] }),
+    );
+    acknowledgeWildcardResource(
+      role,
+      inputObjects,
+      `Objects under the input prefix "${props.inputPrefix}" only: image keys are not known in advance, and a key prefix is the narrowest scope S3 IAM offers for them.`,
+    );
+  }
+  const resultActions = [
+    ...(access.readResults ? ['s3:GetObject'] : []),
+    ...(access.writeResults ? ['s3:PutObject'] : []),
+  ];
+  if (resultActions.length > 0) {
+    const sid = access.readResults && access.writeResults ? 'ReadWriteResults' : access.readResults ? 'ReadResults' : 'WriteResults';
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: resultActions, resources: [outputObjects] }));
+    acknowledgeWildcardResource(
+      role,
+      outputObjects,
+      `Objects under the output prefix "${props.outputPrefix}" only: result keys are derived from image keys at run time, and a key prefix is the narrowest scope S3 IAM offers for them.`,
+    );
+  }
 }
 
 /** Read access to the one secret holding the API key: `GetSecretValue`, nothing else. */

@@ -40,6 +40,25 @@ describe('infra/app.ts', () => {
     expect(Object.values(template.Resources).some((r) => r.Type === 'AWS::Lambda::Function')).toBe(true);
   });
 
+  it('synthesizes the Step Functions fan-out with fanout=stepfunctions under its own stack name', () => {
+    // Act
+    const { status, stderr, outdir } = runApp({
+      modelBaseUrl: 'http://10.0.0.5:8000/v1',
+      modelName: 'qwen',
+      fanout: 'stepfunctions',
+      stackName: 'FieldlensSfn',
+      inputPrefix: 'incoming-sfn/',
+    });
+
+    // Assess
+    expect(stderr).not.toMatch(/error/i);
+    expect(status).toBe(0);
+    const template = JSON.parse(readFileSync(join(outdir, 'Fieldlens.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string }>;
+    };
+    expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
+  });
+
   it('stops with one readable message naming the missing key, not a stack trace', () => {
     // Act
     const { status, stderr, outdir } = runApp({ modelName: 'qwen', modelMaxConcurrency: 'ten' });

@@ -109,10 +109,12 @@ describe('parseContext: choices', () => {
     expect(message).toContain('context key "trigger": expected "direct" or "queue" (got "sqs")');
   });
 
-  it('says the Step Functions fan-out is not available yet', () => {
-    const message = contextError({ ...REQUIRED, fanout: 'stepfunctions' });
+  it('accepts the Step Functions fan-out and rejects an unknown one, naming both choices', () => {
+    expect(parseContext({ ...REQUIRED, fanout: 'stepfunctions' }).fanout).toBe('stepfunctions');
 
-    expect(message).toContain('context key "fanout": "stepfunctions" is not available yet');
+    const message = contextError({ ...REQUIRED, fanout: 'sfn' });
+
+    expect(message).toContain('context key "fanout": expected "lambda" or "stepfunctions" (got "sfn")');
   });
 
   it('rejects a prefix without a trailing slash', () => {
@@ -239,6 +241,20 @@ describe('stackPropsFromContext', () => {
     const ctx = parseContext({ ...REQUIRED, trigger: 'queue', reserveConcurrency: 'false' });
 
     expect(() => stackPropsFromContext(ctx, noFile)).toThrow(/only the direct trigger uses reserved concurrency/);
+  });
+
+  it('passes fanout=stepfunctions and reserveConcurrency through to the stack props', () => {
+    const ctx = parseContext({ ...REQUIRED, fanout: 'stepfunctions', reserveConcurrency: 'false' });
+
+    const props = stackPropsFromContext(ctx, noFile);
+
+    expect(props).toMatchObject({ fanout: 'stepfunctions', trigger: 'direct', reserveConcurrency: false });
+  });
+
+  it('refuses the queue trigger with the Step Functions fan-out', () => {
+    const ctx = parseContext({ ...REQUIRED, fanout: 'stepfunctions', trigger: 'queue' });
+
+    expect(() => stackPropsFromContext(ctx, noFile)).toThrow(/context key "trigger": the Step Functions fan-out .* remove trigger=queue/);
   });
 
   it('passes an existing secret ARN through', () => {

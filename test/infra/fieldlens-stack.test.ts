@@ -447,10 +447,10 @@ describe('FieldlensStack: outputs and plumbing', () => {
     expect(act).toThrow(/model.baseUrl: expected an http\(s\) URL/);
   });
 
-  it('says the Step Functions fan-out is not available yet', () => {
-    const act = () => buildStack({ fanout: 'stepfunctions' });
+  it('refuses the Step Functions fan-out with the queue trigger (its runs wait in Step Functions)', () => {
+    const act = () => buildStack({ fanout: 'stepfunctions', trigger: 'queue' });
 
     expect(act).toThrow(FieldlensPropsError);
-    expect(act).toThrow(/"stepfunctions" is not available yet/);
+    expect(act).toThrow(/the Step Functions fan-out is started by S3 directly/);
   });
 });

@@ -20,6 +20,11 @@ function isAllowed(p: Permission, prefixes: { input: string; output: string }): 
     case 'logs:CreateLogStream':
     case 'logs:PutLogEvents':
       return /^<\w*LogGroup\w*\.Arn>$/.test(p.resource);
+    // Step Functions: the starter starts the one state machine; its role invokes the task functions.
+    case 'states:StartExecution':
+      return /^<\w*StateMachine\w*>$/.test(p.resource);
+    case 'lambda:InvokeFunction':
+      return /^<\w*Function\w*\.Arn>(:\*)?$/.test(p.resource);
     // The on-failure destination (direct) and the event source (queue): one queue each, by ARN.
     case 'sqs:SendMessage':
     case 'sqs:GetQueueAttributes':
@@ -33,9 +38,44 @@ function isAllowed(p: Permission, prefixes: { input: string; output: string }): 
   }
 }
 
+/**
+ * Actions AWS offers on "*" only, which a state machine needs for its
+ * execution logs and X-Ray tracing; allowed on the state machine's role alone.
+ */
+const STATE_MACHINE_STAR_ACTIONS = new Set([
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+]);
+
+/** Policies attached to roles that only Step Functions may assume. */
+function stateMachinePolicies(template: Template): Set<string> {
+  const roles = Object.entries(template.findResources('AWS::IAM::Role'))
+    .filter(([, r]) => JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('states.amazonaws.com'))
+    .map(([id]) => id);
+  return new Set(
+    Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([, p]) => ((p.Properties.Roles ?? []) as unknown[]).some((r) => roles.includes((r as { Ref?: string }).Ref ?? '')))
+      .map(([id]) => id),
+  );
+}
+
 /** Every permission that goes beyond fieldlens's least-privilege rules. */
 function widenings(template: Template, prefixes = { input: 'incoming/', output: 'results/' }): Permission[] {
-  return allowedPermissions(template).filter((p) => p.action.includes('*') || p.resource === '*' || !isAllowed(p, prefixes));
+  const sfnPolicies = stateMachinePolicies(template);
+  return allowedPermissions(template).filter((p) => {
+    if (p.resource === '*' && STATE_MACHINE_STAR_ACTIONS.has(p.action) && sfnPolicies.has(p.policy)) return false;
+    return p.action.includes('*') || p.resource === '*' || !isAllowed(p, prefixes);
+  });
 }
 
 /** Managed policies attached to any role, except the one CDK's notification handler needs for its logs. */
@@ -46,9 +86,9 @@ function unexpectedManagedPolicies(template: Template): string[] {
     .filter((arn) => !arn.includes('service-role/AWSLambdaBasicExecutionRole'));
 }
 
-/** The function role's permissions as sorted "action on resource" lines. */
-function functionPermissions(template: Template): string[] {
-  const policy = logicalId(template, 'AWS::IAM::Policy', 'OnUploadRoleDefaultPolicy');
+/** A role's permissions as sorted "action on resource" lines; `hint` picks its default policy. */
+function functionPermissions(template: Template, hint = 'OnUploadRole'): string[] {
+  const policy = logicalId(template, 'AWS::IAM::Policy', `${hint}DefaultPolicy`);
   return allowedPermissions(template)
     .filter((p) => p.policy === policy)
     .map((p) => `${p.action} on ${p.resource}`)
@@ -61,6 +101,8 @@ const configurations: Array<[string, Partial<FieldlensStackProps>]> = [
   ['direct trigger, existing bucket', { existingBucketName: 'my-images' }],
   ['queue trigger, new bucket', { trigger: 'queue' }],
   ['queue trigger, existing bucket', { trigger: 'queue', existingBucketName: 'my-images' }],
+  ['Step Functions, new bucket', { fanout: 'stepfunctions' }],
+  ['Step Functions, existing bucket, no reserved concurrency', { fanout: 'stepfunctions', existingBucketName: 'my-images', reserveConcurrency: false }],
 ];
 
 describe('least privilege: the function role', () => {
@@ -132,6 +174,75 @@ describe('least privilege: the function role', () => {
   });
 });
 
+describe('least privilege: the Step Functions mode, one role per step', () => {
+  const { template } = buildStack({ fanout: 'stepfunctions' });
+  const id = (type: string, hint: string) => logicalId(template, type, hint);
+  const bucket = id('AWS::S3::Bucket', 'Bucket');
+  const logLines = (fn: string) => {
+    const logGroup = id('AWS::Logs::LogGroup', `Pipeline${fn}LogGroup`);
+    return [`logs:CreateLogStream on <${logGroup}.Arn>`, `logs:PutLogEvents on <${logGroup}.Arn>`];
+  };
+
+  it('the starter may start the one state machine and send dead letters, nothing else', () => {
+    const dlq = id('AWS::SQS::Queue', 'DeadLetters');
+    const machine = id('AWS::StepFunctions::StateMachine', 'StateMachine');
+
+    expect(functionPermissions(template, 'PipelineStartRole')).toEqual(
+      [
+        ...logLines('Start'),
+        `sqs:GetQueueAttributes on <${dlq}.Arn>`,
+        `sqs:GetQueueUrl on <${dlq}.Arn>`,
+        `sqs:SendMessage on <${dlq}.Arn>`,
+        `states:StartExecution on <${machine}>`,
+      ].sort(),
+    );
+  });
+
+  it('Prepare may read images and read and write results (HEAD, rejected documents), not the secret', () => {
+    expect(functionPermissions(template, 'PipelinePrepareRole')).toEqual(
+      [
+        ...logLines('Prepare'),
+        `s3:GetObject on <${bucket}.Arn>/incoming/*`,
+        `s3:GetObject on <${bucket}.Arn>/results/*`,
+        `s3:PutObject on <${bucket}.Arn>/results/*`,
+      ].sort(),
+    );
+  });
+
+  it('ExtractField may read images and the secret, and write nothing', () => {
+    const secret = id('AWS::SecretsManager::Secret', 'ModelApiKey');
+
+    expect(functionPermissions(template, 'PipelineExtractFieldRole')).toEqual(
+      [...logLines('ExtractField'), `s3:GetObject on <${bucket}.Arn>/incoming/*`, `secretsmanager:GetSecretValue on <${secret}>`].sort(),
+    );
+  });
+
+  it('Merge may only write results; RecordFailure may read (HEAD) and write them', () => {
+    expect(functionPermissions(template, 'PipelineMergeRole')).toEqual([...logLines('Merge'), `s3:PutObject on <${bucket}.Arn>/results/*`].sort());
+    expect(functionPermissions(template, 'PipelineRecordFailureRole')).toEqual(
+      [...logLines('RecordFailure'), `s3:GetObject on <${bucket}.Arn>/results/*`, `s3:PutObject on <${bucket}.Arn>/results/*`].sort(),
+    );
+  });
+
+  it('the state machine may invoke its four task functions, and use "*" only for log delivery and tracing', () => {
+    const lines = functionPermissions(template, 'PipelineStateMachineRole');
+
+    const invoked = lines.filter((l) => l.startsWith('lambda:')).map((l) => l.replace(/^lambda:InvokeFunction on <Pipeline(\w+?)Function\w+\.Arn>(:\*)?$/, '$1$2'));
+    expect(invoked).toEqual(['ExtractField', 'ExtractField:*', 'Merge', 'Merge:*', 'Prepare', 'Prepare:*', 'RecordFailure', 'RecordFailure:*']);
+    const star = lines.filter((l) => l.endsWith(' on *')).map((l) => l.replace(/ on \*$/, ''));
+    expect(new Set(star)).toEqual(STATE_MACHINE_STAR_ACTIONS);
+    expect(lines.length).toBe(invoked.length + star.length);
+  });
+
+  it('only ExtractField gets the API key secret\'s ARN in its environment', () => {
+    const withSecret = Object.entries(template.findResources('AWS::Lambda::Function'))
+      .filter(([, r]) => r.Properties.Environment?.Variables?.MODEL_API_KEY_SECRET_ARN !== undefined)
+      .map(([fn]) => fn);
+
+    expect(withSecret).toEqual([id('AWS::Lambda::Function', 'PipelineExtractFieldFunction')]);
+  });
+});
+
 describe('least privilege: nothing in the template widens it', () => {
   it.each(configurations)('%s: no wildcard action, no "*" resource, no S3 access outside the prefixes', (_name, props) => {
     // Act
@@ -164,6 +275,19 @@ describe('least privilege: nothing in the template widens it', () => {
 
     // Assess
     expect(found.some((p) => p.resource.endsWith('/incoming/*'))).toBe(true);
+  });
+
+  it('the check catches a "*" log-delivery grant on a role other than the state machine\'s', async () => {
+    // Prepare
+    const { PolicyStatement } = await import('aws-cdk-lib/aws-iam');
+    const { stack } = newStack({ fanout: 'stepfunctions' });
+    stack.pipeline.handler.addToRolePolicy(new PolicyStatement({ actions: ['logs:CreateLogDelivery'], resources: ['*'] }));
+
+    // Act
+    const found = widenings(Template.fromStack(stack));
+
+    // Assess
+    expect(found.map((p) => `${p.action} on ${p.resource}`)).toEqual(['logs:CreateLogDelivery on *']);
   });
 
   it('the check catches an administrator managed policy', async () => {

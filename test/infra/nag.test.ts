@@ -14,6 +14,8 @@ const configurations: Array<[string, Partial<FieldlensStackProps>]> = [
   ['direct trigger, no reserved concurrency', { reserveConcurrency: false }],
   ['queue trigger, new bucket', { trigger: 'queue' }],
   ['queue trigger, existing bucket', { trigger: 'queue', existingBucketName: 'my-images' }],
+  ['Step Functions, new bucket', { fanout: 'stepfunctions' }],
+  ['Step Functions, existing bucket and secret, no reserved concurrency', { fanout: 'stepfunctions', reserveConcurrency: false, existingBucketName: 'my-images', model: { baseUrl: 'http://m/v1', name: 'm', existingApiKeySecretArn: SECRET_ARN } }],
 ];
 
 /** Every acknowledgement recorded in the construct tree, with where it sits. */
@@ -53,9 +55,12 @@ describe('cdk-nag AwsSolutions', () => {
     expect(act).not.toThrow();
   });
 
-  it('acknowledges findings one by one, each with a specific reason', () => {
+  it.each([
+    ['direct mode', {}],
+    ['Step Functions mode', { fanout: 'stepfunctions' as const }],
+  ])('acknowledges findings one by one, each with a specific reason (%s)', (_mode, extra) => {
     // Prepare
-    const { app } = newStack({ bucketProps: { serverAccessLogs: true } });
+    const { app } = newStack({ bucketProps: { serverAccessLogs: true }, ...extra });
 
     // Act
     const acks = acknowledgements(app);

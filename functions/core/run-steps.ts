@@ -1,0 +1,220 @@
+/**
+ * The direct mode's job split into Step Functions tasks: Prepare (guard,
+ * idempotency, rejection), ExtractField (one field), Merge (one document),
+ * RecordFailure (the document when a task broke). Each step reuses the
+ * pipeline's own pieces (`admit`, `extractField`, `mergeResult`,
+ * `writeResult`), so both modes write the same document for the same image
+ * and the same answers.
+ */
+import { ErrorCode, FieldlensError, FieldSetError, InputRejectedError, ObjectNotFoundError, toErrorInfo } from './errors';
+import { extractField } from './extract';
+import { prepareImage, sniffImage, SNIFF_BYTES } from './image';
+import {
+  admit,
+  keyGuard,
+  notImageError,
+  resultRefFor,
+  SOURCE_ETAG_METADATA,
+  sourceOf,
+  writeResult,
+  type PipelineDeps,
+} from './pipeline';
+import type { ObjectRef } from './ports';
+import { failedResult, mergeResult, rejectedResult, type ErrorInfo, type FieldOutcome } from './result';
+import type {
+  ExtractFieldInput,
+  FieldTaskResult,
+  MergeInput,
+  PrepareOutput,
+  RecordFailureInput,
+  RunInput,
+  RunResult,
+  TaskError,
+} from './run-contract';
+
+/** What the tasks that touch no model need. */
+export type StepDeps = Pick<PipelineDeps, 'store' | 'clock' | 'logger' | 'settings'> & {
+  /** Recorded in every document. */
+  readonly modelName: string;
+};
+
+/** Longest error message kept from a task failure; a Lambda's Cause can carry a whole stack trace. */
+const MAX_TASK_MESSAGE = 1000;
+
+/**
+ * Prepare: steps 1-3 of the job. Guards the key, skips duplicates, writes a
+ * `rejected` document for an empty, oversized or non-image object (sniffed
+ * from its first bytes only), and otherwise returns references for the
+ * fan-out. Never reads or returns the image itself.
+ */
+export async function prepareRun(deps: StepDeps, input: RunInput): Promise<PrepareOutput> {
+  const { store, settings, clock } = deps;
+  const startedAt = new Date(clock.now());
+  const admission = await admit(deps, input);
+  if (admission.kind === 'skip') {
+    return { action: 'done', status: 'skipped', reason: admission.reason, ...(admission.resultRef ? { resultKey: admission.resultRef.key } : {}) };
+  }
+  const { info, resultRef } = admission;
+  const reject = async (error: ErrorInfo): Promise<PrepareOutput> => {
+    const frame = { source: sourceOf(info), modelName: deps.modelName, startedAt, finishedAt: new Date(clock.now()) };
+    await writeResult(store, resultRef, rejectedResult(frame, error));
+    return { action: 'done', status: 'rejected', resultKey: resultRef.key };
+  };
+  if (admission.kind === 'reject') return reject(admission.error.toJSON());
+
+  let head: Buffer;
+  try {
+    const read = await store.read(info, { maxBytes: settings.maxImageBytes, etag: info.etag, firstBytes: SNIFF_BYTES });
+    if (!read) return { action: 'done', status: 'skipped', reason: 'not-found', resultKey: resultRef.key };
+    head = read.body;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return { action: 'done', status: 'skipped', reason: 'not-found', resultKey: resultRef.key };
+    throw err;
+  }
+  const mime = sniffImage(head);
+  if (!mime) return reject(notImageError(info.contentType).toJSON());
+
+  return {
+    action: 'extract',
+    source: sourceOf(info, mime),
+    resultRef,
+    fields: settings.fields.map((f) => f.name),
+    startedAt: startedAt.toISOString(),
+  };
+}
+
+/**
+ * ExtractField: one field of one image, with the direct mode's retries,
+ * re-ask and answer parsing. Reads the image only if it still has the ETag
+ * Prepare saw. Like a field in direct mode it does not throw for a failed
+ * field: the failure is its outcome.
+ *
+ * @throws {FieldSetError} when the field is not in the configured set (the
+ *   functions were deployed with different field sets).
+ */
+export async function extractFieldRun(
+  deps: Pick<PipelineDeps, 'store' | 'model' | 'clock' | 'logger' | 'settings' | 'modelSettings'>,
+  input: ExtractFieldInput,
+  deadline: { readonly signal: AbortSignal; readonly at: number },
+): Promise<FieldOutcome> {
+  const spec = deps.settings.fields.find((f) => f.name === input.field);
+  if (!spec) {
+    throw new FieldSetError(
+      `field "${input.field}" is not in this function's field set (${deps.settings.fields.map((f) => f.name).join(', ')})`,
+    );
+  }
+  let body: Buffer;
+  try {
+    const read = await deps.store.read(input.source, { maxBytes: deps.settings.maxImageBytes, etag: input.source.etag });
+    if (!read) return failedOutcome(spec.name, new ObjectNotFoundError('the image was deleted or replaced after the run started'));
+    body = read.body;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError || err instanceof InputRejectedError) return failedOutcome(spec.name, err);
+    throw err;
+  }
+  const mime = sniffImage(body.subarray(0, SNIFF_BYTES));
+  if (!mime) return failedOutcome(spec.name, notImageError(input.source.contentType));
+  const { modelSettings: m } = deps;
+  return extractField(spec, {
+    image: prepareImage(body, mime),
+    model: deps.model,
+    deadline: deadline.signal,
+    deadlineAt: deadline.at,
+    timeoutMs: m.timeoutMs,
+    maxRetries: m.maxRetries,
+    maxTokens: m.maxTokens,
+    clock: deps.clock,
+    logger: deps.logger,
+  });
+}
+
+/**
+ * Merge: the per-field outcomes (a failed task counts as a failed field
+ * with `TASK_FAILED`) into the same document direct mode writes, at the same
+ * key. When a field found the image gone, nothing is written, as in direct
+ * mode: the object was deleted, or replaced and its new version has its own run.
+ */
+export async function mergeRun(deps: StepDeps, input: MergeInput): Promise<RunResult> {
+  const outcomes = input.outcomes.map(toOutcome);
+  if (outcomes.some((o) => o.result.error?.code === ErrorCode.OBJECT_NOT_FOUND)) {
+    return { status: 'skipped', reason: 'not-found', resultKey: input.resultRef.key };
+  }
+  const frame = {
+    source: input.source,
+    modelName: deps.modelName,
+    startedAt: new Date(input.startedAt),
+    finishedAt: new Date(deps.clock.now()),
+  };
+  const document = mergeResult(frame, outcomes);
+  await writeResult(deps.store, input.resultRef, document);
+  return { status: document.status as RunResult['status'], resultBucket: input.resultRef.bucket, resultKey: input.resultRef.key };
+}
+
+/**
+ * RecordFailure: writes the `failed` document direct mode writes when its
+ * extraction breaks as a whole, with the caught task error as `TASK_FAILED`.
+ * Works from whatever the run had reached: Prepare's references if it
+ * answered, else the execution input. Never overwrites a result already
+ * written for this object version, and never writes for a key the pipeline
+ * does not own.
+ */
+export async function recordRunFailure(deps: StepDeps, input: RecordFailureInput): Promise<RunResult> {
+  const { run } = input;
+  const { settings, store, clock } = deps;
+  const guard = keyGuard(run.key, settings);
+  if (guard) return { status: 'skipped', reason: guard };
+
+  const prepared = run.prepared?.action === 'extract' ? (run.prepared as Extract<PrepareOutput, { action: 'extract' }>) : undefined;
+  const source = prepared?.source ?? { bucket: run.bucket, key: run.key, etag: run.etag ?? '', bytes: run.size ?? 0 };
+  const resultRef: ObjectRef = prepared?.resultRef ?? resultRefFor(run, settings);
+  const fields = prepared?.fields ?? settings.fields.map((f) => f.name);
+  const startedAt = new Date(prepared?.startedAt ?? input.executionStartedAt ?? clock.now());
+
+  const existing = await store.head(resultRef, { forbiddenMeansAbsent: true });
+  if (source.etag && existing?.metadata[SOURCE_ETAG_METADATA] === source.etag) {
+    return { status: 'skipped', reason: 'duplicate', resultBucket: resultRef.bucket, resultKey: resultRef.key };
+  }
+  const error = taskFailureInfo(run.failure);
+  deps.logger.error('a task failed; writing the failed document', { resultKey: resultRef.key, error });
+  const frame = { source, modelName: deps.modelName, startedAt, finishedAt: new Date(clock.now()) };
+  await writeResult(store, resultRef, failedResult(frame, fields, error));
+  return { status: 'failed', resultBucket: resultRef.bucket, resultKey: resultRef.key };
+}
+
+/**
+ * A caught Step Functions error as the document's `{ code, message }`.
+ * Lambda reports a function error with `Cause` as JSON
+ * (`{"errorType", "errorMessage", "trace"}`); only its message is kept, so
+ * stack traces never land in a result document.
+ */
+export function taskFailureInfo(error: TaskError): ErrorInfo {
+  const name = error.Error || 'States.TaskFailed';
+  let detail = error.Cause ?? '';
+  try {
+    const parsed: unknown = JSON.parse(detail);
+    const message = (parsed as { errorMessage?: unknown })?.errorMessage;
+    if (typeof message === 'string') detail = message;
+  } catch {
+    // Not JSON: Step Functions' own errors (States.Timeout, …) carry plain text.
+  }
+  const message = detail ? `${name}: ${detail}` : name;
+  return {
+    code: ErrorCode.TASK_FAILED,
+    message: message.length > MAX_TASK_MESSAGE ? `${message.slice(0, MAX_TASK_MESSAGE - 1)}…` : message,
+  };
+}
+
+function toOutcome(r: FieldTaskResult): FieldOutcome {
+  if ('taskError' in r) {
+    return {
+      name: r.name,
+      value: null,
+      result: { status: 'error', attempts: 0, latencyMs: 0, error: taskFailureInfo(r.taskError) },
+    };
+  }
+  return r;
+}
+
+function failedOutcome(name: string, err: FieldlensError): FieldOutcome {
+  return { name, value: null, result: { status: 'error', attempts: 0, latencyMs: 0, error: toErrorInfo(err) } };
+}

@@ -1,0 +1,34 @@
+/**
+ * Lambda handler of the Step Functions Prepare task: the execution input
+ * (bucket, key, ETag, size) → guard, idempotency check, `rejected` document
+ * for what cannot be processed, or references for the fan-out.
+ *
+ * Returns references only (the source, the result key, the field names),
+ * never image bytes.
+ */
+import type { Context } from 'aws-lambda';
+import { runInputSchema, parseTaskInput, type PrepareOutput } from './core/run-contract';
+import { prepareRun } from './core/run-steps';
+import { loadRuntime, once, type Runtime } from './runtime';
+
+export type SfnPrepareHandler = (event: unknown, context: Pick<Context, 'awsRequestId'>) => Promise<PrepareOutput>;
+
+/** Builds the handler from a runtime factory (the real one in Lambda, local servers in tests). */
+export function createSfnPrepareHandler(getRuntime: () => Promise<Runtime>): SfnPrepareHandler {
+  return async (event, context) => {
+    const rt = await getRuntime();
+    const input = parseTaskInput(runInputSchema, event, 'Prepare');
+    const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: input.bucket, key: input.key });
+    const out = await prepareRun(
+      { store: rt.store, clock: rt.clock, logger, settings: rt.config, modelName: rt.model.modelName },
+      input,
+    );
+    logger.info(out.action === 'extract' ? 'prepared' : out.status, {
+      ...(out.action === 'extract' ? { fields: out.fields.length, resultKey: out.resultRef.key } : out),
+    });
+    return out;
+  };
+}
+
+/** The Lambda entry point: the real runtime, built once per cold start. */
+export const handler: SfnPrepareHandler = createSfnPrepareHandler(once(() => loadRuntime(process.env)));

@@ -1,0 +1,29 @@
+/**
+ * Lambda handler of the Step Functions RecordFailure task, where every
+ * Catch leads: writes the `failed` document (code `TASK_FAILED`) so an input
+ * whose run broke still ends with a document, as in direct mode.
+ *
+ * If this task fails too, the execution fails, and the stack sends the
+ * failed execution's event to the dead-letter queue.
+ */
+import type { Context } from 'aws-lambda';
+import { parseTaskInput, recordFailureInputSchema, type RunResult } from './core/run-contract';
+import { recordRunFailure } from './core/run-steps';
+import { loadRuntime, once, type Runtime } from './runtime';
+
+export type SfnRecordFailureHandler = (event: unknown, context: Pick<Context, 'awsRequestId'>) => Promise<RunResult>;
+
+/** Builds the handler from a runtime factory (the real one in Lambda, local servers in tests). */
+export function createSfnRecordFailureHandler(getRuntime: () => Promise<Runtime>): SfnRecordFailureHandler {
+  return async (event, context) => {
+    const rt = await getRuntime();
+    const input = parseTaskInput(recordFailureInputSchema, event, 'RecordFailure');
+    const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: input.run.bucket, key: input.run.key });
+    const out = await recordRunFailure({ store: rt.store, clock: rt.clock, logger, settings: rt.config, modelName: rt.model.modelName }, input);
+    if (out.status === 'skipped') logger.info('no failed document written', { reason: out.reason });
+    return out;
+  };
+}
+
+/** The Lambda entry point: the real runtime, built once per cold start. */
+export const handler: SfnRecordFailureHandler = createSfnRecordFailureHandler(once(() => loadRuntime(process.env)));

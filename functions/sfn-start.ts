@@ -1,0 +1,60 @@
+/**
+ * Lambda handler of the Step Functions mode's trigger: an S3 object-created
+ * event → one execution per object version, named after bucket, key and
+ * ETag so a duplicate event starts nothing.
+ *
+ * Every record is tried; if any start failed for a reason other than a
+ * duplicate, the invocation fails afterwards so Lambda retries the event
+ * (the runs already started are duplicates the second time) and, in the
+ * end, the dead-letter queue has it.
+ */
+import type { Context } from 'aws-lambda';
+import { toErrorInfo } from './core/errors';
+import { readEvent } from './core/events';
+import { startRunFor, type StartOutcome } from './core/run-start';
+import { once } from './core/once';
+import { loadStarterRuntime, type StarterRuntime } from './sfn-runtime';
+
+/** What an invocation returns (Lambda ignores it for S3's asynchronous events; tests read it). */
+export interface StartResponse {
+  readonly outcomes: ReadonlyArray<{ readonly bucket: string; readonly key: string; readonly outcome: StartOutcome }>;
+}
+
+export type SfnStartHandler = (event: unknown, context: Pick<Context, 'awsRequestId'>) => Promise<StartResponse>;
+
+/** Thrown when at least one run could not be started, after every record was tried. */
+export class StartFailedError extends Error {
+  override name = 'StartFailedError';
+  readonly code = 'RUN_START_FAILED';
+}
+
+/** Builds the handler from a runtime factory (the real one in Lambda, a loopback server in tests). */
+export function createSfnStartHandler(getRuntime: () => Promise<StarterRuntime>): SfnStartHandler {
+  return async (event, context) => {
+    const rt = await getRuntime();
+    const logger = rt.logger.child({ requestId: context.awsRequestId });
+    const records = readEvent(event).flatMap((item) => item.records);
+    const deps = { starter: rt.starter, settings: rt.config, logger };
+    const settled = await Promise.allSettled(
+      records.map(async (record) => {
+        const log = logger.child({ bucket: record.bucket, key: record.key });
+        const outcome = await startRunFor({ ...deps, logger: log }, record);
+        if (outcome.kind === 'started') log.info('run started', { executionArn: outcome.executionArn });
+        else if (outcome.kind === 'duplicate') log.info('duplicate event: a run with this name exists; nothing started', { name: outcome.name });
+        else log.info('skipped', { reason: outcome.reason });
+        return { bucket: record.bucket, key: record.key, outcome };
+      }),
+    );
+    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+    for (const f of failures) logger.error('run not started; the event will be retried', { error: toErrorInfo(f.reason) });
+    if (failures.length > 0) {
+      throw new StartFailedError(`${failures.length} run(s) could not be started: ${toErrorInfo(failures[0]!.reason).message}`, {
+        cause: failures[0]!.reason,
+      });
+    }
+    return { outcomes: settled.map((s) => (s as PromiseFulfilledResult<StartResponse['outcomes'][number]>).value) };
+  };
+}
+
+/** The Lambda entry point: the real runtime, built once per cold start. */
+export const handler: SfnStartHandler = createSfnStartHandler(once(() => loadStarterRuntime(process.env)));

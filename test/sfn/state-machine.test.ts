@@ -1,0 +1,204 @@
+/**
+ * The Step Functions mode end to end: the state machine the stack
+ * synthesizes, run by aws-local-stepfunctions, its tasks bound to the real
+ * handlers, against s3rver and the OpenAI test server on loopback.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readEvent } from '../../functions/core/events';
+import { DEFAULT_LABEL_FIELDS } from '../../functions/core/fields';
+import type { ResultDocument } from '../../functions/core/result';
+import { resultDocumentSchema } from '../../functions/core/result';
+import type { RunInput } from '../../functions/core/run-contract';
+import { SFN_STATES } from '../../infra/constructs/stepfunctions-pipeline';
+import { BUCKET, lambdaContext, TINY_PNG } from '../support/harness';
+import { answerByField, type Behaviour, type RecordedRequest } from '../support/openai-test-server';
+import type { S3NotificationEvent } from '../../local/s3-server';
+import { startSfnRig, type SfnRig } from '../support/sfn-rig';
+
+const LABEL_ANSWERS = {
+  name: '乙醇',
+  tag: ['危险', 'GHS02'],
+  risk_notice: ['H225 高度易燃液体和蒸气'],
+  pre_notice: ['P210 远离热源、热表面、火花、明火和其他点火源。禁止吸烟。'],
+  suppliers: { name: '示例化工有限公司', address: '上海市', phone: '021-12345678', emergency_phone: '0532-83889090' },
+};
+
+/** Answers the label set, except for `overrides` keyed by field (called per attempt). */
+function labelHandler(overrides: Record<string, (req: RecordedRequest) => Behaviour> = {}, latencyMs = 0) {
+  const base = answerByField(LABEL_ANSWERS, { latencyMs });
+  return (req: RecordedRequest) => (req.field && overrides[req.field] ? overrides[req.field]!(req) : base(req));
+}
+
+/** The execution input the starter would send for this event. */
+function runInput(event: S3NotificationEvent): RunInput {
+  const record = readEvent(event)[0]!.records[0]!;
+  return { bucket: record.bucket, key: record.key, etag: record.etag!, size: record.size! };
+}
+
+/** A document without what differs between two runs of the same job: times and latencies. */
+function timeless(doc: ResultDocument | undefined): unknown {
+  if (!doc) return doc;
+  const { startedAt: _s, finishedAt: _f, durationMs: _d, ...rest } = doc;
+  return {
+    ...rest,
+    fieldResults: Object.fromEntries(Object.entries(doc.fieldResults).map(([k, { latencyMs: _l, ...r }]) => [k, r])),
+  };
+}
+
+let rig: SfnRig;
+beforeAll(async () => {
+  rig = await startSfnRig();
+});
+afterAll(async () => rig?.close());
+beforeEach(() => {
+  rig.model.reset();
+  rig.model.setHandler(labelHandler());
+});
+
+describe('the synthesized state machine, run locally with the real handlers', () => {
+  it('writes the same document as direct mode for the same image and answers', async () => {
+    // Prepare: the same object, direct mode writing under results/, Step Functions under sfn-results/.
+    const event = await rig.put('incoming/2026/same.png', TINY_PNG);
+    await rig.handlerWith()(event, lambdaContext());
+    const direct = await rig.result('results/2026/same.png.json');
+
+    // Act
+    const run = await rig.run(runInput(event), { env: { OUTPUT_PREFIX: 'sfn-results/' } });
+
+    // Assess
+    expect(run.error).toBeUndefined();
+    const viaSfn = await rig.result('sfn-results/2026/same.png.json');
+    expect(direct?.status).toBe('complete');
+    expect(resultDocumentSchema.safeParse(viaSfn).success).toBe(true);
+    expect(timeless(viaSfn)).toEqual(timeless(direct));
+    expect(run.output).toEqual({ status: 'complete', resultBucket: BUCKET, resultKey: 'sfn-results/2026/same.png.json' });
+    expect(run.statesEntered.filter((s) => s === SFN_STATES.extractField)).toHaveLength(DEFAULT_LABEL_FIELDS.length);
+    expect(run.statesEntered).not.toContain(SFN_STATES.recordFailure);
+  });
+
+  it('writes a partial document when one field fails at the model, keeping the others', async () => {
+    rig.model.setHandler(labelHandler({ suppliers: () => ({ kind: 'status', status: 400 }) }));
+    const event = await rig.put('incoming/partial.png', TINY_PNG);
+
+    const run = await rig.run(runInput(event));
+
+    const doc = (await rig.result('results/partial.png.json'))!;
+    expect(run.output).toMatchObject({ status: 'partial' });
+    expect(doc.status).toBe('partial');
+    expect(doc.fields).toEqual({ ...LABEL_ANSWERS, suppliers: null });
+    expect(doc.fieldResults.suppliers).toMatchObject({ status: 'error', attempts: 1, error: { code: 'MODEL_BAD_REQUEST' } });
+  });
+
+  it('writes a rejected document for an object that is not an image, and asks no model', async () => {
+    const event = await rig.put('incoming/notes.png', 'these are not image bytes', 'image/png');
+
+    const run = await rig.run(runInput(event));
+
+    const doc = (await rig.result('results/notes.png.json'))!;
+    expect(doc.status).toBe('rejected');
+    expect(doc.error).toMatchObject({ code: 'INPUT_NOT_IMAGE' });
+    expect(doc.source).toMatchObject({ key: 'incoming/notes.png', contentType: 'image/png' });
+    expect(run.output).toEqual({ action: 'done', status: 'rejected', resultKey: 'results/notes.png.json' });
+    expect(run.statesEntered).toEqual([SFN_STATES.prepare, SFN_STATES.isAdmitted, SFN_STATES.done]);
+    expect(rig.model.requests).toHaveLength(0);
+  });
+
+  it('skips an object version that already has its result, and writes nothing again', async () => {
+    const event = await rig.put('incoming/twice.png', TINY_PNG);
+    await rig.run(runInput(event));
+    const first = await rig.result('results/twice.png.json');
+    rig.model.reset();
+
+    const again = await rig.run(runInput(event));
+
+    expect(again.output).toMatchObject({ action: 'done', status: 'skipped', reason: 'duplicate' });
+    expect(rig.model.requests).toHaveLength(0);
+    expect(await rig.result('results/twice.png.json')).toEqual(first);
+  });
+
+  it('records a field whose task breaks as TASK_FAILED and keeps the other fields', async () => {
+    // Prepare: the real ExtractField handler, except that it crashes for one field.
+    const real = rig.handlersWith();
+    const event = await rig.put('incoming/crash-one.png', TINY_PNG);
+
+    // Act
+    const run = await rig.run(runInput(event), {
+      handlers: {
+        extractField: async (input) => {
+          if ((input as { field: string }).field === 'tag') throw new TypeError('out of memory, in effect');
+          return real.extractField(input);
+        },
+      },
+    });
+
+    // Assess
+    const doc = (await rig.result('results/crash-one.png.json'))!;
+    expect(run.statesEntered).toContain(SFN_STATES.fieldTaskFailed);
+    expect(doc.status).toBe('partial');
+    expect(doc.fields.name).toBe(LABEL_ANSWERS.name);
+    expect(doc.fields.tag).toBeNull();
+    expect(doc.fieldResults.tag).toEqual({
+      status: 'error',
+      attempts: 0,
+      latencyMs: 0,
+      error: { code: 'TASK_FAILED', message: 'TypeError: out of memory, in effect' },
+    });
+  });
+
+  it('writes the failed document when a task breaks as a whole (Prepare throws)', async () => {
+    const event = await rig.put('incoming/crash-prepare.png', TINY_PNG);
+
+    const run = await rig.run(runInput(event), {
+      handlers: {
+        prepare: async () => {
+          throw new Error('S3 said no');
+        },
+      },
+    });
+
+    expect(run.error).toBeUndefined();
+    expect(run.statesEntered).toEqual([SFN_STATES.prepare, SFN_STATES.recordFailure]);
+    expect(run.output).toEqual({ status: 'failed', resultBucket: BUCKET, resultKey: 'results/crash-prepare.png.json' });
+    const doc = (await rig.result('results/crash-prepare.png.json'))!;
+    expect(resultDocumentSchema.safeParse(doc).success).toBe(true);
+    expect(doc.status).toBe('failed');
+    expect(doc.error).toEqual({ code: 'TASK_FAILED', message: 'Error: S3 said no' });
+    expect(doc.source).toEqual({ bucket: BUCKET, key: 'incoming/crash-prepare.png', etag: runInput(event).etag, bytes: TINY_PNG.length });
+    expect(Object.keys(doc.fieldResults)).toEqual(DEFAULT_LABEL_FIELDS.map((f) => f.name));
+    expect(doc.fieldResults.name).toMatchObject({ status: 'error', error: { code: 'TASK_FAILED' } });
+  });
+
+  it('writes the failed document when Merge throws, from the references Prepare returned', async () => {
+    const event = await rig.put('incoming/crash-merge.png', TINY_PNG);
+
+    const run = await rig.run(runInput(event), {
+      handlers: {
+        merge: async () => {
+          throw new RangeError('merge broke');
+        },
+      },
+    });
+
+    expect(run.statesEntered.at(-1)).toBe(SFN_STATES.recordFailure);
+    const doc = (await rig.result('results/crash-merge.png.json'))!;
+    expect(doc.status).toBe('failed');
+    expect(doc.error).toEqual({ code: 'TASK_FAILED', message: 'RangeError: merge broke' });
+    expect(doc.source.contentType).toBe('image/png');
+  });
+
+  it('never runs more fields at once than the Map\'s MaxConcurrency (2 for a 2-request endpoint)', async () => {
+    // Prepare: 5 fields, each answered after 150 ms.
+    rig.model.setHandler(labelHandler({}, 150));
+    const props = { model: { baseUrl: 'http://10.0.0.5:8000/v1', name: 'qwen', maxConcurrency: 2 } };
+    const event = await rig.put('incoming/capped.png', TINY_PNG);
+
+    // Act
+    const run = await rig.run(runInput(event), { props });
+
+    // Assess
+    expect(rig.machine(props).pipeline.budget.perImage).toBe(2);
+    expect(run.output).toMatchObject({ status: 'complete' });
+    expect(rig.model.requests).toHaveLength(5);
+    expect(rig.model.maxInFlight).toBe(2);
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * A Step Functions rig for integration tests: the direct-mode rig (s3rver
+ * and the OpenAI test server on loopback) plus the state machine a
+ * `FieldlensStack` with `fanout: 'stepfunctions'` synthesizes, run by
+ * aws-local-stepfunctions with its tasks bound to the real handlers.
+ */
+import { Pool } from 'undici';
+import { OpenAIChatClient } from '../../functions/adapters/openai-chat';
+import { createJsonLogger } from '../../functions/adapters/logger';
+import { S3ObjectStore } from '../../functions/adapters/s3-store';
+import { loadConfig } from '../../functions/config';
+import { systemClock } from '../../functions/core/clock';
+import type { Runtime } from '../../functions/runtime';
+import { createSfnExtractFieldHandler } from '../../functions/sfn-extract-field';
+import { createSfnMergeHandler } from '../../functions/sfn-merge';
+import { createSfnPrepareHandler } from '../../functions/sfn-prepare';
+import { createSfnRecordFailureHandler } from '../../functions/sfn-record-failure';
+import type { StepFunctionsPipeline } from '../../infra/constructs/stepfunctions-pipeline';
+import type { FieldlensStackProps } from '../../infra/fieldlens-stack';
+import { newStack } from '../infra/support';
+import { lambdaContext, startRig, type Rig } from './harness';
+import { functionLogicalId, runLocally, synthesizedStateMachine, type LocalRun, type SynthesizedStateMachine, type TaskHandler } from './local-state-machine';
+import type { TestServerOptions } from './openai-test-server';
+
+/** The four task handlers, as plain functions of their input. */
+export interface TaskHandlers {
+  prepare: TaskHandler;
+  extractField: TaskHandler;
+  merge: TaskHandler;
+  recordFailure: TaskHandler;
+}
+
+export interface SfnRig extends Rig {
+  /** The real handlers over a runtime with this extra environment (FIELDS, OUTPUT_PREFIX, …). */
+  handlersWith(env?: Record<string, string>): TaskHandlers;
+  /** Synthesizes a Step Functions stack with these props (cached per props). */
+  machine(props?: Partial<FieldlensStackProps>): SynthesizedStateMachine & { pipeline: StepFunctionsPipeline };
+  /** Runs one execution of the stack's state machine with these handlers (default: `handlersWith()`). */
+  run(input: unknown, options?: { props?: Partial<FieldlensStackProps>; handlers?: Partial<TaskHandlers>; env?: Record<string, string> }): Promise<LocalRun>;
+}
+
+export async function startSfnRig(options: { model?: TestServerOptions; buckets?: string[] } = {}): Promise<SfnRig> {
+  const rig = await startRig(options);
+  const pools: Pool[] = [];
+  const machines = new Map<string, SynthesizedStateMachine & { pipeline: StepFunctionsPipeline }>();
+
+  const runtimeWith = (extra: Record<string, string>): Runtime => {
+    const config = loadConfig({
+      MODEL_BASE_URL: rig.model.baseUrl,
+      MODEL_NAME: 'test-model',
+      DEADLINE_MARGIN_MS: '500',
+      LOG_LEVEL: 'debug',
+      // As the stack sets it for ExtractField: one request per invocation.
+      MODEL_MAX_CONCURRENCY: '1',
+      ...extra,
+    });
+    const pool = new Pool(new URL(config.model.baseUrl).origin, { connections: 4 });
+    pools.push(pool);
+    return {
+      config,
+      store: new S3ObjectStore(rig.client),
+      model: new OpenAIChatClient({
+        baseUrl: config.model.baseUrl,
+        model: config.model.name,
+        responseFormat: config.model.responseFormat,
+        dispatcher: pool,
+      }),
+      clock: systemClock,
+      logger: createJsonLogger({ level: 'debug', write: (l) => void rig.logLines.push(l) }),
+    };
+  };
+
+  const handlersWith = (extra: Record<string, string> = {}): TaskHandlers => {
+    const runtime = runtimeWith(extra);
+    const get = async () => runtime;
+    const prepare = createSfnPrepareHandler(get);
+    const extractField = createSfnExtractFieldHandler(get);
+    const merge = createSfnMergeHandler(get);
+    const recordFailure = createSfnRecordFailureHandler(get);
+    return {
+      prepare: (input) => prepare(input, lambdaContext()),
+      extractField: (input) => extractField(input, lambdaContext(30_000)),
+      merge: (input) => merge(input, lambdaContext()),
+      recordFailure: (input) => recordFailure(input, lambdaContext()),
+    };
+  };
+
+  const machine = (props: Partial<FieldlensStackProps> = {}) => {
+    const key = JSON.stringify(props);
+    let m = machines.get(key);
+    if (!m) {
+      const { stack } = newStack({ ...props, fanout: 'stepfunctions' });
+      m = { ...synthesizedStateMachine(stack), pipeline: stack.pipeline as StepFunctionsPipeline };
+      machines.set(key, m);
+    }
+    return m;
+  };
+
+  return {
+    ...rig,
+    handlersWith,
+    machine,
+    async run(input, runOptions = {}) {
+      const m = machine(runOptions.props);
+      const h = { ...handlersWith(runOptions.env), ...runOptions.handlers };
+      const f = m.pipeline.functions;
+      return runLocally(m, input, {
+        [functionLogicalId(f.prepare.function)]: h.prepare,
+        [functionLogicalId(f.extractField.function)]: h.extractField,
+        [functionLogicalId(f.merge.function)]: h.merge,
+        [functionLogicalId(f.recordFailure.function)]: h.recordFailure,
+      });
+    },
+    async close() {
+      await Promise.all(pools.map((p) => p.destroy()));
+      await rig.close();
+    },
+  };
+}
