@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { ConfigError, FieldSetError } from './core/errors';
+import { keyPrefix, logLevel, parseEnvironment } from './env';
 import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from './core/fields';
 
 export const RESPONSE_FORMATS = ['json_schema', 'json_object', 'none'] as const;
@@ -19,12 +20,6 @@ const int = (min: number, max: number) =>
     .int(`expected a whole number from ${min} to ${max}`)
     .min(min, `expected a whole number from ${min} to ${max}`)
     .max(max, `expected a whole number from ${min} to ${max}`);
-
-const prefix = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .refine((p) => p === '' || p.endsWith('/'), 'expected a key prefix ending in "/" (or empty)');
 
 const envSchema = z.object({
   MODEL_BASE_URL: z
@@ -44,13 +39,13 @@ const envSchema = z.object({
     .enum(RESPONSE_FORMATS, { error: `expected one of ${RESPONSE_FORMATS.join(', ')}` })
     .default('json_schema'),
   FIELDS: z.string().optional(),
-  INPUT_PREFIX: prefix('incoming/'),
-  OUTPUT_PREFIX: prefix('results/'),
+  INPUT_PREFIX: keyPrefix('incoming/'),
+  OUTPUT_PREFIX: keyPrefix('results/'),
   OUTPUT_BUCKET: z.string().min(3).optional(),
   MAX_IMAGE_BYTES: int(1, 100 * MiB).default(20 * MiB),
   /** Time kept back from the Lambda's remaining time to write the result. */
   DEADLINE_MARGIN_MS: int(0, 600_000).default(5_000),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  LOG_LEVEL: logLevel,
 });
 
 /** The typed configuration every handler receives. */
@@ -86,18 +81,7 @@ export interface Config {
  * ```
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
-  // Empty strings are "unset": CloudFormation and shells both produce them.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
-      const name = String(i.path[0] ?? 'environment');
-      const got = cleaned[name] === undefined ? 'it is not set' : `got ${JSON.stringify(cleaned[name])}`;
-      return `${name}: ${i.message} (${got})`;
-    });
-    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnvironment(envSchema, env);
 
   let fields: FieldSet = DEFAULT_LABEL_FIELDS;
   if (e.FIELDS !== undefined) {

@@ -6,8 +6,8 @@
 import * as z from 'zod';
 import { createJsonLogger } from './adapters/logger';
 import { createSfnClient, SfnExecutionStarter } from './adapters/sfn-starter';
-import { ConfigError } from './core/errors';
 import type { ExecutionStarter, Logger } from './core/ports';
+import { keyPrefix, logLevel, parseEnvironment } from './env';
 
 /** The starter's typed configuration. */
 export interface StarterConfig {
@@ -24,19 +24,13 @@ export interface StarterRuntime {
   readonly logger: Logger;
 }
 
-const prefix = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .refine((p) => p === '' || p.endsWith('/'), 'expected a key prefix ending in "/" (or empty)');
-
 const envSchema = z.object({
   STATE_MACHINE_ARN: z
     .string({ error: 'expected the ARN of the state machine to start' })
     .regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+$/, 'expected a state machine ARN'),
-  INPUT_PREFIX: prefix('incoming/'),
-  OUTPUT_PREFIX: prefix('results/'),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  INPUT_PREFIX: keyPrefix('incoming/'),
+  OUTPUT_PREFIX: keyPrefix('results/'),
+  LOG_LEVEL: logLevel,
 });
 
 /**
@@ -45,17 +39,7 @@ const envSchema = z.object({
  * @throws {ConfigError} naming every bad variable and what it expected.
  */
 export function loadStarterConfig(env: Readonly<Record<string, string | undefined>>): StarterConfig {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
-      const name = String(i.path[0] ?? 'environment');
-      const got = cleaned[name] === undefined ? 'it is not set' : `got ${JSON.stringify(cleaned[name])}`;
-      return `${name}: ${i.message} (${got})`;
-    });
-    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnvironment(envSchema, env);
   return Object.freeze({
     stateMachineArn: e.STATE_MACHINE_ARN,
     inputPrefix: e.INPUT_PREFIX,

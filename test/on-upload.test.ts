@@ -7,22 +7,8 @@ import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { DEFAULT_LABEL_FIELDS } from '../functions/core/fields';
 import { resultDocumentSchema } from '../functions/core/result';
 import type { DirectResponse } from '../functions/on-upload';
-import { answerByField, type Behaviour, type RecordedRequest } from './support/openai-test-server';
-import { BUCKET, lambdaContext, sqsEvent, startRig, TINY_PNG, type Rig } from './support/harness';
-
-const LABEL_ANSWERS = {
-  name: '乙醇',
-  tag: ['危险', 'GHS02'],
-  risk_notice: ['H225 高度易燃液体和蒸气'],
-  pre_notice: ['P210 远离热源、热表面、火花、明火和其他点火源。禁止吸烟。'],
-  suppliers: { name: '示例化工有限公司', address: '上海市', phone: '021-12345678', emergency_phone: '0532-83889090' },
-};
-
-/** Answers the label set, except for `overrides` keyed by field (called per attempt). */
-function labelHandler(overrides: Record<string, (req: RecordedRequest) => Behaviour> = {}, latencyMs = 0) {
-  const base = answerByField(LABEL_ANSWERS, { latencyMs });
-  return (req: RecordedRequest) => (req.field && overrides[req.field] ? overrides[req.field]!(req) : base(req));
-}
+import { answerByField } from './support/openai-test-server';
+import { BUCKET, LABEL_ANSWERS, labelHandler, lambdaContext, sqsEvent, startRig, TINY_PNG, type Rig } from './support/harness';
 
 let rig: Rig;
 beforeAll(async () => {

@@ -10,24 +10,9 @@ import type { ResultDocument } from '../../functions/core/result';
 import { resultDocumentSchema } from '../../functions/core/result';
 import type { RunInput } from '../../functions/core/run-contract';
 import { SFN_STATES } from '../../infra/constructs/stepfunctions-pipeline';
-import { BUCKET, lambdaContext, TINY_PNG } from '../support/harness';
-import { answerByField, type Behaviour, type RecordedRequest } from '../support/openai-test-server';
+import { BUCKET, LABEL_ANSWERS, labelHandler, lambdaContext, TINY_PNG } from '../support/harness';
 import type { S3NotificationEvent } from '../../local/s3-server';
 import { startSfnRig, type SfnRig } from '../support/sfn-rig';
-
-const LABEL_ANSWERS = {
-  name: '乙醇',
-  tag: ['危险', 'GHS02'],
-  risk_notice: ['H225 高度易燃液体和蒸气'],
-  pre_notice: ['P210 远离热源、热表面、火花、明火和其他点火源。禁止吸烟。'],
-  suppliers: { name: '示例化工有限公司', address: '上海市', phone: '021-12345678', emergency_phone: '0532-83889090' },
-};
-
-/** Answers the label set, except for `overrides` keyed by field (called per attempt). */
-function labelHandler(overrides: Record<string, (req: RecordedRequest) => Behaviour> = {}, latencyMs = 0) {
-  const base = answerByField(LABEL_ANSWERS, { latencyMs });
-  return (req: RecordedRequest) => (req.field && overrides[req.field] ? overrides[req.field]!(req) : base(req));
-}
 
 /** The execution input the starter would send for this event. */
 function runInput(event: S3NotificationEvent): RunInput {

@@ -17,7 +17,14 @@ import type { ResultDocument } from '../../functions/core/result';
 import { createOnUploadHandler, type HandlerContext, type OnUploadHandler } from '../../functions/on-upload';
 import type { Runtime } from '../../functions/runtime';
 import { s3ObjectCreatedEvent, startLocalS3, type LocalS3, type S3NotificationEvent } from '../../local/s3-server';
-import { startOpenAITestServer, type OpenAITestServer, type TestServerOptions } from './openai-test-server';
+import {
+  answerByField,
+  startOpenAITestServer,
+  type Behaviour,
+  type OpenAITestServer,
+  type RecordedRequest,
+  type TestServerOptions,
+} from './openai-test-server';
 
 /** A 1×1 PNG: the smallest real image. */
 export const TINY_PNG = Buffer.from(
@@ -26,6 +33,22 @@ export const TINY_PNG = Buffer.from(
 );
 
 export const BUCKET = 'labels';
+
+/** The model's answers for a label, as the direct and Step Functions tests expect them back. */
+export const LABEL_ANSWERS = {
+  name: '乙醇',
+  tag: ['危险', 'GHS02'],
+  risk_notice: ['H225 高度易燃液体和蒸气'],
+  pre_notice: ['P210 远离热源、热表面、火花、明火和其他点火源。禁止吸烟。'],
+  suppliers: { name: '示例化工有限公司', address: '上海市', phone: '021-12345678', emergency_phone: '0532-83889090' },
+};
+
+/** Answers the label set, except for `overrides` keyed by field (called per attempt). */
+export function labelHandler(overrides: Record<string, (req: RecordedRequest) => Behaviour> = {}, latencyMs = 0) {
+  const base = answerByField(LABEL_ANSWERS, { latencyMs });
+  return (req: RecordedRequest): Behaviour | Promise<Behaviour> =>
+    req.field && overrides[req.field] ? overrides[req.field]!(req) : base(req);
+}
 
 /** Credentials and endpoint for the local server; never real AWS. */
 export function localS3Env(endpoint: string): Record<string, string> {
