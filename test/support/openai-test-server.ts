@@ -196,6 +196,9 @@ export async function startOpenAITestServer(options: TestServerOptions = {}): Pr
   }
 
   async function handleChat(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // A model's latency runs from the request's arrival, like a real server's:
+    // the rig's own reading and parsing of the body must not add to it.
+    const arrivedAt = performance.now();
     pending++;
     maxInFlight = Math.max(maxInFlight, pending);
     const done = new AbortController();
@@ -261,15 +264,17 @@ export async function startOpenAITestServer(options: TestServerOptions = {}): Pr
         { 'retry-after-ms': String(retryAfterMs), 'retry-after': String(Math.ceil(retryAfterMs / 1000)) },
       );
     }
+    const queued = !(serving < capacity && waiters.length === 0);
     if (!(await acquire(signal))) return;
     try {
-      await serve(record, res, signal);
+      // A request that waited for capacity starts its latency when served.
+      await serve(record, res, signal, queued ? performance.now() : arrivedAt);
     } finally {
       release();
     }
   }
 
-  async function serve(record: RecordedRequest, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  async function serve(record: RecordedRequest, res: ServerResponse, signal: AbortSignal, since: number): Promise<void> {
     let b: Behaviour;
     try {
       b = await handler(record);
@@ -277,7 +282,7 @@ export async function startOpenAITestServer(options: TestServerOptions = {}): Pr
       return sendJson(res, 500, openAIError(`test server handler failed: ${String(err)}`, 'server_error'));
     }
     if (b.kind === 'hang') return waitForAbort(signal);
-    if (!(await sleep(latencyOf(b), signal))) return;
+    if (!(await sleep(Math.max(0, latencyOf(b) - (performance.now() - since)), signal))) return;
     switch (b.kind) {
       case 'reset':
         // RST rather than FIN, so the client sees ECONNRESET like a crashed proxy would cause.
