@@ -7,7 +7,7 @@
  * invocation (so Lambda retries it and, in the end, the DLQ has it).
  */
 import type { Context, SQSBatchResponse } from 'aws-lambda';
-import { toErrorInfo } from './core/errors';
+import { ResultWriteError, toErrorInfo } from './core/errors';
 import { budgetFromRemaining, startDeadline } from './core/deadline';
 import { readEvent, type S3ObjectEvent } from './core/events';
 import { createLimit } from './core/limit';
@@ -23,12 +23,6 @@ export interface DirectResponse {
 }
 
 export type OnUploadHandler = (event: unknown, context: HandlerContext) => Promise<DirectResponse | SQSBatchResponse>;
-
-/** Thrown when at least one result could not be written, after all records were tried. */
-export class WriteFailedError extends Error {
-  override name = 'WriteFailedError';
-  readonly code = 'RESULT_WRITE_FAILED';
-}
 
 /**
  * Builds the handler from a runtime factory (the real one in Lambda, local
@@ -97,7 +91,7 @@ export function createOnUploadHandler(getRuntime: () => Promise<Runtime>): OnUpl
       }
       const failures = settled.flatMap(({ results }) => results.filter((r) => r.status === 'rejected'));
       if (failures.length > 0) {
-        throw new WriteFailedError(
+        throw new ResultWriteError(
           `${failures.length} result(s) could not be written: ${toErrorInfo((failures[0] as PromiseRejectedResult).reason).message}`,
           { cause: (failures[0] as PromiseRejectedResult).reason },
         );

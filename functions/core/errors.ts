@@ -53,6 +53,8 @@ export const ErrorCode = {
    * was throttled past its retries); the message names the task's error.
    */
   TASK_FAILED: 'TASK_FAILED',
+  /** A result document could not be written: the invocation fails so the event is retried. */
+  RESULT_WRITE_FAILED: 'RESULT_WRITE_FAILED',
   /** Something failed that has no more specific code. */
   INTERNAL: 'INTERNAL',
 } as const;
@@ -164,6 +166,18 @@ export class ObjectNotFoundError extends FieldlensError {
   override name = 'ObjectNotFoundError';
   constructor(message: string, options: FieldlensErrorOptions = {}) {
     super(ErrorCode.OBJECT_NOT_FOUND, message, options);
+  }
+}
+
+/**
+ * One or more result documents of an invocation could not be written. It
+ * fails the invocation on purpose: Lambda retries the event and, in the end,
+ * the dead-letter queue has it.
+ */
+export class ResultWriteError extends FieldlensError {
+  override name = 'ResultWriteError';
+  constructor(message: string, options: FieldlensErrorOptions = {}) {
+    super(ErrorCode.RESULT_WRITE_FAILED, message, options);
   }
 }
 
