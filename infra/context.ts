@@ -12,6 +12,7 @@ import * as z from 'zod';
 import { RESPONSE_FORMATS } from '../functions/config';
 import { FieldSetError } from '../functions/core/errors';
 import { parseFieldSet, type FieldSet } from '../functions/core/fields';
+import { EC2_ID_PATTERNS, LAMBDA_VPC_LIMITS } from './constructs/model-network';
 import { ContextError } from './errors';
 import type { FieldlensStackProps } from './fieldlens-stack';
 
@@ -35,6 +36,27 @@ const keyPrefix = (fallback: string) =>
     .default(fallback)
     .refine((p) => p === '' || p.endsWith('/'), 'expected a key prefix ending in "/", such as "incoming/"')
     .refine((p) => !/[*?]/.test(p), 'expected a prefix without "*" or "?" (IAM reads them as wildcards)');
+
+/**
+ * A list of EC2 ids: a comma-separated string from `-c` (spaces allowed), or
+ * a JSON array from cdk.json. Each bad id is named in the message.
+ */
+const idList = (what: string, pattern: RegExp, example: string, max: number) => {
+  const expected = `expected 1 to ${max} ${what} ids separated by commas, such as ${example}`;
+  return z.preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((id) => id.trim()).filter((id) => id !== '') : v),
+    z
+      .array(z.string({ error: expected }), { error: expected })
+      .min(1, expected)
+      .max(max, `expected at most ${max} ${what} ids (Lambda's limit for one function)`)
+      .superRefine((ids, ctx) => {
+        for (const [i, id] of ids.entries()) {
+          if (!pattern.test(id)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(id)} is not a ${what} id; ${expected}` });
+          else if (ids.indexOf(id) !== i) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(id)} is given twice` });
+        }
+      }),
+  );
+};
 
 const httpUrl = 'expected the endpoint\'s OpenAI-compatible base URL, such as http://10.0.0.5:8000/v1';
 
@@ -76,6 +98,13 @@ const contextSchema = z.object({
   reserveConcurrency: flag().optional(),
   maxImageBytes: wholeNumber(1, 100 * 1024 * 1024).optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error'], { error: 'expected debug, info, warn or error' }).optional(),
+  vpcId: z
+    .string({ error: 'expected a VPC id such as vpc-0a1b2c3d4e5f67890' })
+    .trim()
+    .regex(EC2_ID_PATTERNS.vpc, 'expected a VPC id such as vpc-0a1b2c3d4e5f67890')
+    .optional(),
+  subnetIds: idList('subnet', EC2_ID_PATTERNS.subnet, 'subnet-0a1b2c3d,subnet-4e5f6a7b', LAMBDA_VPC_LIMITS.subnets).optional(),
+  securityGroupIds: idList('security group', EC2_ID_PATTERNS.securityGroup, 'sg-0a1b2c3d', LAMBDA_VPC_LIMITS.securityGroups).optional(),
 });
 
 /** The context keys fieldlens reads. */
@@ -188,6 +217,18 @@ export function stackPropsFromContext(
       'context key "reserveConcurrency": only the direct trigger uses reserved concurrency; remove it with trigger=queue',
     );
   }
+  // The VPC and its subnets go together: a VPC without subnets places nothing,
+  // and subnets (or security groups) without their VPC cannot be imported.
+  if (ctx.vpcId !== undefined && ctx.subnetIds === undefined) {
+    throw new ContextError(
+      'context key "subnetIds": required with "vpcId": the private subnets (with a route to the model endpoint) to place the functions in, such as -c subnetIds=subnet-0a1b2c3d,subnet-4e5f6a7b',
+    );
+  }
+  for (const key of ['subnetIds', 'securityGroupIds'] as const) {
+    if (ctx[key] !== undefined && ctx.vpcId === undefined) {
+      throw new ContextError(`context key "${key}": only with "vpcId", the VPC they belong to, such as -c vpcId=vpc-0a1b2c3d4e5f67890`);
+    }
+  }
   return {
     stackName: ctx.stackName,
     model: {
@@ -212,5 +253,8 @@ export function stackPropsFromContext(
     ...(ctx.timeoutSeconds !== undefined ? { timeout: Duration.seconds(ctx.timeoutSeconds) } : {}),
     ...(ctx.maxImageBytes !== undefined ? { maxImageBytes: ctx.maxImageBytes } : {}),
     ...(ctx.logLevel !== undefined ? { logLevel: ctx.logLevel } : {}),
+    ...(ctx.vpcId !== undefined ? { vpcId: ctx.vpcId } : {}),
+    ...(ctx.subnetIds !== undefined ? { subnetIds: ctx.subnetIds } : {}),
+    ...(ctx.securityGroupIds !== undefined ? { securityGroupIds: ctx.securityGroupIds } : {}),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * The fieldlens stack: a bucket (new or existing), the model API key's
- * secret, one pipeline, and the outputs a user needs next.
+ * secret, optionally a place in the user's VPC, one pipeline, and the
+ * outputs a user needs next.
  */
-import { CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, Token, Validations, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -11,6 +12,7 @@ import type { ResponseFormat } from '../functions/config';
 import type { FieldSet } from '../functions/core/fields';
 import type { TriggerKind } from './budget';
 import { DirectPipeline } from './constructs/direct-pipeline';
+import { checkModelNetworkProps, ModelNetwork, wantsVpc, type ModelNetworkProps } from './constructs/model-network';
 import type { FieldlensPipeline, LogLevel, PipelineProps } from './constructs/pipeline';
 import { QueuePipeline } from './constructs/queue-pipeline';
 import { StepFunctionsPipeline } from './constructs/stepfunctions-pipeline';
@@ -88,8 +90,14 @@ export interface FieldlensModelProps {
   readonly responseFormat?: ResponseFormat;
 }
 
-/** Props of {@link FieldlensStack}. */
-export interface FieldlensStackProps extends StackProps {
+/**
+ * Props of {@link FieldlensStack}.
+ *
+ * The {@link ModelNetworkProps} (`vpc`, `vpcSubnets`, `securityGroups`, or
+ * `vpcId`, `subnetIds`, `securityGroupIds`) place the functions that call
+ * the model in a VPC, for an endpoint on a private address.
+ */
+export interface FieldlensStackProps extends StackProps, ModelNetworkProps {
   /** The model endpoint. */
   readonly model: FieldlensModelProps;
   /**
@@ -206,6 +214,11 @@ export class FieldlensStack extends Stack {
   public readonly apiKeySecret: secretsmanager.ISecret;
   /** The pipeline that processes the images. */
   public readonly pipeline: FieldlensPipeline;
+  /**
+   * The VPC placement of the functions that call the model, when asked for;
+   * its `vpcConfig.securityGroups` are the groups to let in on the endpoint.
+   */
+  public readonly modelNetwork?: ModelNetwork;
 
   constructor(scope: Construct, id: string, props: FieldlensStackProps) {
     super(scope, id, {
@@ -253,6 +266,17 @@ export class FieldlensStack extends Stack {
       this.apiKeySecret = secret;
     }
 
+    if (wantsVpc(props)) {
+      this.modelNetwork = new ModelNetwork(this, 'ModelNetwork', {
+        ...optional('vpc', props.vpc),
+        ...optional('vpcSubnets', props.vpcSubnets),
+        ...optional('securityGroups', props.securityGroups),
+        ...optional('vpcId', props.vpcId),
+        ...optional('subnetIds', props.subnetIds),
+        ...optional('securityGroupIds', props.securityGroupIds),
+      });
+    }
+
     const pipelineProps: PipelineProps = {
       sourceBucket: this.bucket,
       inputPrefix,
@@ -275,6 +299,7 @@ export class FieldlensStack extends Stack {
       ...optional('maxImageBytes', props.maxImageBytes),
       ...optional('logLevel', props.logLevel),
       ...optional('handlerEntry', props.handlerEntry),
+      ...optional('vpcConfig', this.modelNetwork?.vpcConfig),
     };
     this.pipeline = this.createPipeline(fanout, trigger, pipelineProps, props.reserveConcurrency);
     acknowledgeNotificationsHandler(Stack.of(this.bucket));
@@ -317,6 +342,12 @@ export class FieldlensStack extends Stack {
       new CfnOutput(this, 'StateMachineLogGroupName', {
         value: this.pipeline.stateMachineLogGroup.logGroupName,
         description: 'Every state of every run (no state data): aws logs tail <this name> --follow',
+      });
+    }
+    if (this.modelNetwork) {
+      new CfnOutput(this, 'ModelClientSecurityGroupIds', {
+        value: Fn.join(',', this.modelNetwork.vpcConfig.securityGroups.map((sg) => sg.securityGroupId)),
+        description: "Security groups of the functions that call the model: let them in on the model endpoint's port",
       });
     }
     if (this.pipeline instanceof QueuePipeline) {
@@ -422,6 +453,7 @@ function checkProps(props: FieldlensStackProps): void {
   if (props.model.existingApiKeySecret && props.model.existingApiKeySecretArn) {
     throw new FieldlensPropsError('model: give at most one of existingApiKeySecret and existingApiKeySecretArn');
   }
+  checkModelNetworkProps(props);
 }
 
 /** `{ [key]: value }` when the value is set: keeps `undefined` out of props whose defaults live below. */

@@ -1,8 +1,10 @@
 /**
  * One place for what every fieldlens function has in common: the runtime, the
- * bundle format, a log group with a retention, and a role that starts empty.
+ * bundle format, a log group with a retention, a role that starts empty, and
+ * (for the functions that call the model) an optional place in a VPC.
  */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -19,14 +21,67 @@ export const ESM_REQUIRE_BANNER =
 /** The runtime every fieldlens function runs on (the Node version the code is written and tested for). */
 export const FIELDLENS_RUNTIME = Runtime.NODEJS_22_X;
 
+/**
+ * The EC2 actions Lambda performs with a VPC function's execution role to
+ * create, find and remove the function's network interfaces in its subnets:
+ * exactly the EC2 actions of the AWSLambdaVPCAccessExecutionRole managed
+ * policy. They are granted on "*" as in that policy: the interfaces do not
+ * exist before Lambda creates them, Lambda requires
+ * `ec2:DescribeNetworkInterfaces` on "*", and the Describe actions have no
+ * resource-level permissions at all.
+ */
+export const VPC_NETWORK_INTERFACE_ACTIONS = Object.freeze([
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+]);
+
+/** Where a function's network interfaces go when it runs in a VPC. */
+export interface FunctionVpcConfig {
+  /** The VPC. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * The subnets the function's network interfaces are placed in.
+   * @default - the VPC's private subnets with egress (else its isolated ones)
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** The function's security groups (1 to 5); they decide where it may connect. */
+  readonly securityGroups: readonly ec2.ISecurityGroup[];
+}
+
 /** Props of {@link FieldlensFunction}. */
 export interface FieldlensFunctionProps
   extends Omit<
     NodejsFunctionProps,
-    'entry' | 'handler' | 'runtime' | 'architecture' | 'bundling' | 'logGroup' | 'logRetention' | 'role'
+    | 'entry'
+    | 'handler'
+    | 'runtime'
+    | 'architecture'
+    | 'bundling'
+    | 'logGroup'
+    | 'logRetention'
+    | 'role'
+    // VPC placement goes through `vpcConfig` only, so it always comes with the role's network-interface permissions.
+    | 'vpc'
+    | 'vpcSubnets'
+    | 'securityGroups'
+    | 'securityGroup'
+    | 'allowAllOutbound'
+    | 'allowAllIpv6Outbound'
+    | 'allowPublicSubnet'
+    | 'ipv6AllowedForDualStack'
   > {
   /** The TypeScript file whose exported `handler` Lambda calls. */
   readonly entry: string;
+  /**
+   * Places the function in a VPC (to reach something on a private address)
+   * and lets its role manage the function's network interfaces.
+   * @default - outside any VPC
+   */
+  readonly vpcConfig?: FunctionVpcConfig;
   /**
    * How long the function's log group keeps events.
    * @default RetentionDays.ONE_MONTH
@@ -43,7 +98,8 @@ export interface FieldlensFunctionProps
  * A `NodejsFunction` with fieldlens's defaults: Node.js 22 on arm64, an ESM
  * bundle built by the local esbuild (never Docker), minified with source maps,
  * its own log group, and its own role with no managed policy: it may write to
- * its log group and nothing else until a caller grants more.
+ * its log group (and, in a VPC, manage its network interfaces) and nothing
+ * else until a caller grants more.
  *
  * @example
  * ```ts
@@ -61,7 +117,7 @@ export class FieldlensFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: FieldlensFunctionProps) {
     super(scope, id);
-    const { entry, logRetention, logRemovalPolicy, environment, ...rest } = props;
+    const { entry, logRetention, logRemovalPolicy, environment, vpcConfig, ...rest } = props;
 
     this.logGroup = new LogGroup(this, 'LogGroup', {
       retention: logRetention ?? RetentionDays.ONE_MONTH,
@@ -81,11 +137,19 @@ export class FieldlensFunction extends Construct {
         resources: [this.logGroup.logGroupArn],
       }),
     );
+    if (vpcConfig) this.allowNetworkInterfaces();
 
     this.function = new NodejsFunction(this, 'Function', {
       memorySize: 512,
       timeout: Duration.minutes(5),
       ...rest,
+      ...(vpcConfig
+        ? {
+            vpc: vpcConfig.vpc,
+            ...(vpcConfig.vpcSubnets ? { vpcSubnets: vpcConfig.vpcSubnets } : {}),
+            securityGroups: [...vpcConfig.securityGroups],
+          }
+        : {}),
       entry,
       handler: 'handler',
       runtime: FIELDLENS_RUNTIME,
@@ -111,7 +175,11 @@ export class FieldlensFunction extends Construct {
         forceDockerBundling: false,
       },
     });
-    // The log group policy must exist before the function first runs.
+    // The log group policy must exist before the function first runs; in a
+    // VPC, Lambda also checks the network-interface permissions when it
+    // creates the function, and needs them until it has removed the
+    // interfaces of a deleted function, so the policy is created before the
+    // function and deleted after it.
     this.function.node.addDependency(this.role);
 
     Validations.of(this.function).acknowledge({
@@ -119,6 +187,33 @@ export class FieldlensFunction extends Construct {
       reason:
         'Pinned to nodejs22.x on purpose: the handler is built (esbuild target node22) and tested on Node 22; ' +
         'moving to a newer runtime is a deliberate change made together with the build target.',
+    });
+  }
+
+  /**
+   * The network-interface permissions a VPC function's role needs, as a
+   * statement of the role's own policy rather than the
+   * AWSLambdaVPCAccessExecutionRole managed policy: CDK attaches that policy
+   * only to roles it creates itself (this role is our own, so without this
+   * statement Lambda would refuse to create the function), and the managed
+   * policy also grants log writes to every log group in the account, which
+   * this role deliberately does not have.
+   */
+  private allowNetworkInterfaces(): void {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ManageVpcNetworkInterfaces',
+        actions: [...VPC_NETWORK_INTERFACE_ACTIONS],
+        resources: ['*'],
+      }),
+    );
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only the EC2 network-interface actions Lambda performs with this role to connect the function to its VPC ' +
+        '(Create/Describe/Delete network interfaces, DescribeSubnets, Assign/Unassign private IPs): the interfaces are ' +
+        'created by Lambda at run time, and Lambda requires DescribeNetworkInterfaces on "*"; the same scope as AWS\'s ' +
+        'own AWSLambdaVPCAccessExecutionRole, without its log writes to every log group.',
     });
   }
 }

@@ -44,6 +44,8 @@ export class OnUploadFunction extends FieldlensFunction {
       logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
       environment: pipelineEnvironment(props, props.perImageConcurrency),
       description: 'fieldlens: turns each image under the input prefix into a JSON result document',
+      // It asks the model, so it goes wherever the endpoint is reachable from.
+      ...(props.vpcConfig ? { vpcConfig: props.vpcConfig } : {}),
       ...props.functionOptions,
     });
     grantObjectAccess(this.role, props);

@@ -22,6 +22,7 @@ import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from '../../functi
 import type { EndpointBudget } from '../budget';
 import { FieldlensPropsError } from '../errors';
 import { acknowledgeWildcardResource } from './acknowledge';
+import type { FunctionVpcConfig } from './lambda-defaults';
 
 /** The handler shipped with fieldlens. */
 export const ON_UPLOAD_ENTRY = fileURLToPath(new URL('../../functions/on-upload.ts', import.meta.url));
@@ -136,6 +137,13 @@ export interface PipelineProps {
    * @default - `functions/on-upload.ts`
    */
   readonly handlerEntry?: string;
+  /**
+   * VPC placement of the functions that call the model (and only those), so
+   * they reach an endpoint on a private address. Their subnets also need a
+   * way to S3 and Secrets Manager (a NAT gateway, or VPC endpoints).
+   * @default - every function runs outside any VPC
+   */
+  readonly vpcConfig?: FunctionVpcConfig;
 }
 
 /** What the stack sees of a pipeline, whichever it is. */

@@ -176,7 +176,7 @@ export class StepFunctionsPipeline extends Construct implements FieldlensPipelin
       name: string,
       file: string,
       access: ObjectAccess,
-      options: { description: string; memorySize?: number; timeout?: Duration; reservedConcurrentExecutions?: number; secret?: boolean },
+      options: { description: string; memorySize?: number; timeout?: Duration; reservedConcurrentExecutions?: number; asksModel?: boolean },
     ): FieldlensFunction => {
       const f = new FieldlensFunction(this, name, {
         entry: file,
@@ -184,14 +184,18 @@ export class StepFunctionsPipeline extends Construct implements FieldlensPipelin
         timeout: options.timeout ?? stepTimeout,
         logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
         // Only ExtractField asks the model; the others never see the key's ARN.
-        environment: options.secret ? environment : environmentWithoutSecret,
+        environment: options.asksModel ? environment : environmentWithoutSecret,
+        // Only ExtractField needs the endpoint's network. The others talk to S3
+        // alone, so they stay outside the VPC: no network interfaces, no
+        // subnet addresses, and no dependence on the VPC's way to S3.
+        ...(options.asksModel && props.vpcConfig ? { vpcConfig: props.vpcConfig } : {}),
         description: options.description,
         ...(options.reservedConcurrentExecutions !== undefined
           ? { reservedConcurrentExecutions: options.reservedConcurrentExecutions }
           : {}),
       });
       grantObjectAccessFor(f.role, props, access);
-      if (options.secret) grantSecretRead(f.role, props.model.apiKeySecret);
+      if (options.asksModel) grantSecretRead(f.role, props.model.apiKeySecret);
       return f;
     };
 
@@ -203,7 +207,7 @@ export class StepFunctionsPipeline extends Construct implements FieldlensPipelin
       description: 'fieldlens Step Functions ExtractField: one field of one image',
       memorySize: props.memorySize ?? PIPELINE_DEFAULTS.memorySize,
       timeout: extractTimeout,
-      secret: true,
+      asksModel: true,
       ...(reserve ? { reservedConcurrentExecutions: this.budget.maxInFlight } : {}),
     });
     const merge = fn('Merge', SFN_ENTRIES.merge, { writeResults: true }, {

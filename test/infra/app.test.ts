@@ -59,6 +59,27 @@ describe('infra/app.ts', () => {
     expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
   });
 
+  it('places the function in the VPC given as -c strings, offline (no lookup left for the CLI)', () => {
+    // Act
+    const { status, stderr, outdir } = runApp({
+      modelBaseUrl: 'http://10.0.0.5:8000/v1',
+      modelName: 'qwen',
+      vpcId: 'vpc-0a1b2c3d4e5f67890',
+      subnetIds: 'subnet-0a1b2c3d,subnet-4e5f6a7b',
+    });
+
+    // Assess
+    expect(stderr).not.toMatch(/error|warning/i);
+    expect(status).toBe(0);
+    const template = JSON.parse(readFileSync(join(outdir, 'Fieldlens.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: { VpcConfig?: { SubnetIds: string[] } } }>;
+    };
+    const placed = Object.values(template.Resources).filter((r) => r.Properties.VpcConfig !== undefined);
+    expect(placed.map((r) => r.Properties.VpcConfig!.SubnetIds)).toEqual([['subnet-0a1b2c3d', 'subnet-4e5f6a7b']]);
+    const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8')) as { missing?: unknown[] };
+    expect(manifest.missing ?? []).toEqual([]);
+  });
+
   it('stops with one readable message naming the missing key, not a stack trace', () => {
     // Act
     const { status, stderr, outdir } = runApp({ modelName: 'qwen', modelMaxConcurrency: 'ten' });

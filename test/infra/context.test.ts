@@ -164,9 +164,53 @@ describe('parseContext: defaults', () => {
       expect.arrayContaining([
         'modelBaseUrl', 'modelName', 'modelApiKeySecretArn', 'modelMaxConcurrency', 'fieldsFile',
         'inputPrefix', 'outputPrefix', 'bucketName', 'memorySize', 'timeoutSeconds', 'trigger', 'fanout',
-        'reserveConcurrency',
+        'reserveConcurrency', 'vpcId', 'subnetIds', 'securityGroupIds',
       ]),
     );
+  });
+});
+
+describe('parseContext: VPC placement', () => {
+  const VPC = { vpcId: 'vpc-0a1b2c3d4e5f67890', subnetIds: 'subnet-0a1b2c3d' } as const;
+
+  it('reads comma-separated ids from -c, spaces allowed', () => {
+    // Act
+    const ctx = parseContext({ ...REQUIRED, ...VPC, subnetIds: 'subnet-0a1b2c3d, subnet-4e5f6a7b', securityGroupIds: 'sg-0a1b2c3d' });
+
+    // Assess
+    expect(ctx).toMatchObject({
+      vpcId: 'vpc-0a1b2c3d4e5f67890',
+      subnetIds: ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'],
+      securityGroupIds: ['sg-0a1b2c3d'],
+    });
+  });
+
+  it('accepts the JSON arrays cdk.json gives', () => {
+    const ctx = parseContext({ ...REQUIRED, ...VPC, subnetIds: ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'] });
+
+    expect(ctx.subnetIds).toEqual(['subnet-0a1b2c3d', 'subnet-4e5f6a7b']);
+  });
+
+  it('rejects a VPC id that is not one', () => {
+    const message = contextError({ ...REQUIRED, ...VPC, vpcId: 'my-vpc' });
+
+    expect(message).toContain('context key "vpcId": expected a VPC id such as vpc-0a1b2c3d4e5f67890 (got "my-vpc")');
+  });
+
+  it('names the id that is not a subnet id', () => {
+    const message = contextError({ ...REQUIRED, ...VPC, subnetIds: 'subnet-0a1b2c3d,sg-0a1b2c3d' });
+
+    expect(message).toContain('context key "subnetIds": "sg-0a1b2c3d" is not a subnet id; expected 1 to 16 subnet ids separated by commas');
+  });
+
+  it.each([
+    ['no id at all', ',', 'expected 1 to 5 security group ids'],
+    ['six groups, over Lambda\'s limit', 'sg-00000001,sg-00000002,sg-00000003,sg-00000004,sg-00000005,sg-00000006', "expected at most 5 security group ids (Lambda's limit for one function)"],
+    ['a group twice', 'sg-0a1b2c3d,sg-0a1b2c3d', '"sg-0a1b2c3d" is given twice'],
+  ])('rejects securityGroupIds with %s', (_name, value, expected) => {
+    const message = contextError({ ...REQUIRED, ...VPC, securityGroupIds: value });
+
+    expect(message).toContain(`context key "securityGroupIds": ${expected}`);
   });
 });
 
@@ -255,6 +299,37 @@ describe('stackPropsFromContext', () => {
     const ctx = parseContext({ ...REQUIRED, fanout: 'stepfunctions', trigger: 'queue' });
 
     expect(() => stackPropsFromContext(ctx, noFile)).toThrow(/context key "trigger": the Step Functions fan-out .* remove trigger=queue/);
+  });
+
+  it('refuses vpcId without subnetIds, naming the missing key', () => {
+    const ctx = parseContext({ ...REQUIRED, vpcId: 'vpc-0a1b2c3d' });
+
+    expect(() => stackPropsFromContext(ctx, noFile)).toThrow(/context key "subnetIds": required with "vpcId"/);
+  });
+
+  it.each([['subnetIds', 'subnet-0a1b2c3d'], ['securityGroupIds', 'sg-0a1b2c3d']])('refuses %s without vpcId', (key, value) => {
+    const ctx = parseContext({ ...REQUIRED, [key]: value });
+
+    expect(() => stackPropsFromContext(ctx, noFile)).toThrow(`context key "${key}": only with "vpcId"`);
+  });
+
+  it('passes the VPC placement through to the stack props', () => {
+    const ctx = parseContext({ ...REQUIRED, vpcId: 'vpc-0a1b2c3d', subnetIds: 'subnet-0a1b2c3d,subnet-4e5f6a7b', securityGroupIds: 'sg-0a1b2c3d' });
+
+    const props = stackPropsFromContext(ctx, noFile);
+
+    expect(props).toMatchObject({
+      vpcId: 'vpc-0a1b2c3d',
+      subnetIds: ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'],
+      securityGroupIds: ['sg-0a1b2c3d'],
+    });
+  });
+
+  it('leaves the functions outside any VPC without the keys', () => {
+    const props = stackPropsFromContext(parseContext(REQUIRED), noFile);
+
+    expect(props).not.toHaveProperty('vpcId');
+    expect(props).not.toHaveProperty('subnetIds');
   });
 
   it('passes an existing secret ARN through', () => {

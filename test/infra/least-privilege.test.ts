@@ -1,5 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import type { StepFunctionsPipeline } from '../../infra/constructs/stepfunctions-pipeline';
 import type { FieldlensStackProps } from '../../infra/fieldlens-stack';
 import { allowedPermissions, buildStack, logicalId, newStack, type Permission } from './support';
 
@@ -57,11 +58,40 @@ const STATE_MACHINE_STAR_ACTIONS = new Set([
   'xray:GetSamplingTargets',
 ]);
 
+/**
+ * What Lambda needs on "*" to connect a function to its VPC (the EC2 part of
+ * AWSLambdaVPCAccessExecutionRole); allowed only on the roles of functions
+ * that are placed in a VPC.
+ */
+const VPC_NETWORK_INTERFACE_ACTIONS = new Set([
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+]);
+
+const VPC = { vpcId: 'vpc-0a1b2c3d4e5f67890', subnetIds: ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'] } satisfies Partial<FieldlensStackProps>;
+
+/** Policies attached to the roles of functions that have a VpcConfig. */
+function vpcFunctionPolicies(template: Template): Set<string> {
+  const roles = Object.values(template.findResources('AWS::Lambda::Function'))
+    .filter((f) => f.Properties.VpcConfig !== undefined)
+    .map((f) => (f.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+  return policiesOf(template, roles);
+}
+
 /** Policies attached to roles that only Step Functions may assume. */
 function stateMachinePolicies(template: Template): Set<string> {
   const roles = Object.entries(template.findResources('AWS::IAM::Role'))
     .filter(([, r]) => JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('states.amazonaws.com'))
     .map(([id]) => id);
+  return policiesOf(template, roles);
+}
+
+/** The AWS::IAM::Policy resources attached to any of the roles. */
+function policiesOf(template: Template, roles: readonly string[]): Set<string> {
   return new Set(
     Object.entries(template.findResources('AWS::IAM::Policy'))
       .filter(([, p]) => ((p.Properties.Roles ?? []) as unknown[]).some((r) => roles.includes((r as { Ref?: string }).Ref ?? '')))
@@ -72,13 +102,20 @@ function stateMachinePolicies(template: Template): Set<string> {
 /** Every permission that goes beyond fieldlens's least-privilege rules. */
 function widenings(template: Template, prefixes = { input: 'incoming/', output: 'results/' }): Permission[] {
   const sfnPolicies = stateMachinePolicies(template);
+  const vpcPolicies = vpcFunctionPolicies(template);
   return allowedPermissions(template).filter((p) => {
     if (p.resource === '*' && STATE_MACHINE_STAR_ACTIONS.has(p.action) && sfnPolicies.has(p.policy)) return false;
+    if (p.resource === '*' && VPC_NETWORK_INTERFACE_ACTIONS.has(p.action) && vpcPolicies.has(p.policy)) return false;
     return p.action.includes('*') || p.resource === '*' || !isAllowed(p, prefixes);
   });
 }
 
-/** Managed policies attached to any role, except the one CDK's notification handler needs for its logs. */
+/**
+ * Managed policies attached to any role, except the one CDK's notification
+ * handler needs for its logs. AWSLambdaVPCAccessExecutionRole is not an
+ * exception: VPC functions get its network-interface actions as their own
+ * statement, without its log writes to every log group.
+ */
 function unexpectedManagedPolicies(template: Template): string[] {
   return Object.values(template.findResources('AWS::IAM::Role'))
     .flatMap((r) => (r.Properties.ManagedPolicyArns ?? []) as unknown[])
@@ -103,6 +140,9 @@ const configurations: Array<[string, Partial<FieldlensStackProps>]> = [
   ['queue trigger, existing bucket', { trigger: 'queue', existingBucketName: 'my-images' }],
   ['Step Functions, new bucket', { fanout: 'stepfunctions' }],
   ['Step Functions, existing bucket, no reserved concurrency', { fanout: 'stepfunctions', existingBucketName: 'my-images', reserveConcurrency: false }],
+  ['direct trigger in a VPC', VPC],
+  ['queue trigger in a VPC with given security groups', { ...VPC, trigger: 'queue', securityGroupIds: ['sg-0a1b2c3d'] }],
+  ['Step Functions in a VPC', { ...VPC, fanout: 'stepfunctions' }],
 ];
 
 describe('least privilege: the function role', () => {
@@ -172,6 +212,20 @@ describe('least privilege: the function role', () => {
     const role = logicalId(template, 'AWS::IAM::Role', 'OnUploadRole');
     expect(template.findResources('AWS::IAM::Role')[role]!.Properties.ManagedPolicyArns).toBeUndefined();
   });
+
+  it('in a VPC, may also manage its network interfaces, and still has no managed policy', () => {
+    // Prepare
+    const { template: outside } = buildStack();
+
+    // Act
+    const { template } = buildStack(VPC);
+
+    // Assess
+    const eni = [...VPC_NETWORK_INTERFACE_ACTIONS].map((action) => `${action} on *`);
+    expect(functionPermissions(template)).toEqual([...functionPermissions(outside), ...eni].sort());
+    const role = logicalId(template, 'AWS::IAM::Role', 'OnUploadRole');
+    expect(template.findResources('AWS::IAM::Role')[role]!.Properties.ManagedPolicyArns).toBeUndefined();
+  });
 });
 
 describe('least privilege: the Step Functions mode, one role per step', () => {
@@ -234,6 +288,19 @@ describe('least privilege: the Step Functions mode, one role per step', () => {
     expect(lines.length).toBe(invoked.length + star.length);
   });
 
+  it('in a VPC, only ExtractField\'s role may manage network interfaces, and no role has a managed policy', () => {
+    // Act
+    const { template: inVpc } = buildStack({ ...VPC, fanout: 'stepfunctions' });
+
+    // Assess
+    const withEni = allowedPermissions(inVpc)
+      .filter((p) => p.action.startsWith('ec2:'))
+      .map((p) => p.policy);
+    expect(new Set(withEni)).toEqual(new Set([logicalId(inVpc, 'AWS::IAM::Policy', 'PipelineExtractFieldRoleDefaultPolicy')]));
+    expect(withEni).toHaveLength(VPC_NETWORK_INTERFACE_ACTIONS.size);
+    expect(unexpectedManagedPolicies(inVpc)).toEqual([]);
+  });
+
   it('only ExtractField gets the API key secret\'s ARN in its environment', () => {
     const withSecret = Object.entries(template.findResources('AWS::Lambda::Function'))
       .filter(([, r]) => r.Properties.Environment?.Variables?.MODEL_API_KEY_SECRET_ARN !== undefined)
@@ -288,6 +355,20 @@ describe('least privilege: nothing in the template widens it', () => {
 
     // Assess
     expect(found.map((p) => `${p.action} on ${p.resource}`)).toEqual(['logs:CreateLogDelivery on *']);
+  });
+
+  it('the check catches network-interface actions on a function outside the VPC', async () => {
+    // Prepare
+    const { PolicyStatement } = await import('aws-cdk-lib/aws-iam');
+    const { stack } = newStack({ ...VPC, fanout: 'stepfunctions' });
+    const { prepare } = (stack.pipeline as StepFunctionsPipeline).functions;
+    prepare.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['ec2:CreateNetworkInterface'], resources: ['*'] }));
+
+    // Act
+    const found = widenings(Template.fromStack(stack));
+
+    // Assess
+    expect(found.map((p) => `${p.action} on ${p.resource}`)).toEqual(['ec2:CreateNetworkInterface on *']);
   });
 
   it('the check catches an administrator managed policy', async () => {

@@ -6,6 +6,7 @@ import type { FieldlensStackProps } from '../../infra/fieldlens-stack';
 import { newStack } from './support';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fieldlens-key-AbCdEf';
+const VPC = { vpcId: 'vpc-0a1b2c3d4e5f67890', subnetIds: ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'] } satisfies Partial<FieldlensStackProps>;
 
 const configurations: Array<[string, Partial<FieldlensStackProps>]> = [
   ['direct trigger, new bucket', {}],
@@ -16,6 +17,8 @@ const configurations: Array<[string, Partial<FieldlensStackProps>]> = [
   ['queue trigger, existing bucket', { trigger: 'queue', existingBucketName: 'my-images' }],
   ['Step Functions, new bucket', { fanout: 'stepfunctions' }],
   ['Step Functions, existing bucket and secret, no reserved concurrency', { fanout: 'stepfunctions', reserveConcurrency: false, existingBucketName: 'my-images', model: { baseUrl: 'http://m/v1', name: 'm', existingApiKeySecretArn: SECRET_ARN } }],
+  ['direct trigger in a VPC, with the security group the stack creates', VPC],
+  ['Step Functions in a VPC, with given security groups', { ...VPC, fanout: 'stepfunctions', securityGroupIds: ['sg-0a1b2c3d'] }],
 ];
 
 /** Every acknowledgement recorded in the construct tree, with where it sits. */
@@ -55,9 +58,10 @@ describe('cdk-nag AwsSolutions', () => {
     expect(act).not.toThrow();
   });
 
-  it.each([
+  it.each<[string, Partial<FieldlensStackProps>]>([
     ['direct mode', {}],
-    ['Step Functions mode', { fanout: 'stepfunctions' as const }],
+    ['Step Functions mode', { fanout: 'stepfunctions' }],
+    ['Step Functions mode in a VPC', { ...VPC, fanout: 'stepfunctions' }],
   ])('acknowledges findings one by one, each with a specific reason (%s)', (_mode, extra) => {
     // Prepare
     const { app } = newStack({ bucketProps: { serverAccessLogs: true }, ...extra });
