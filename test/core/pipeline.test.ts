@@ -10,7 +10,7 @@ import {
   type PipelineSettings,
 } from '../../functions/core/pipeline';
 import type { ResultDocument } from '../../functions/core/result';
-import { aReply, FakeClock, FakeModel, finalError, JPEG_BYTES, memoryLogger, MemoryStore, PNG_BYTES, stringFields } from './fakes';
+import { FakeClock, FakeModel, finalError, JPEG_BYTES, memoryLogger, MemoryStore, PNG_BYTES, stringFields } from './fakes';
 
 const BUCKET = 'labels';
 

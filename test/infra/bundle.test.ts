@@ -1,13 +1,11 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ESM_REQUIRE_BANNER } from '../../infra/constructs/lambda-defaults';
 import { ON_UPLOAD_ENTRY } from '../../infra/constructs/pipeline';
 import { FieldlensStack } from '../../infra/fieldlens-stack';
-import { MODEL, testApp } from './support';
+import { MODEL, probeBundle, testApp } from './support';
 
 const MiB = 1024 * 1024;
 const outdir = mkdtempSync(join(tmpdir(), 'fieldlens-bundle-'));
@@ -29,7 +27,7 @@ function synthWithBundling(): string {
 }
 
 describe('the handler bundle (real esbuild, no Docker)', () => {
-  it('bundles functions/on-upload.ts into one ESM file under 1 MiB that Node loads', () => {
+  it('bundles functions/on-upload.ts into one ESM file under 1 MiB that Node loads', async () => {
     // Prepare
     expect(existsSync(ON_UPLOAD_ENTRY), `${ON_UPLOAD_ENTRY} must exist`).toBe(true);
 
@@ -46,18 +44,7 @@ describe('the handler bundle (real esbuild, no Docker)', () => {
     // Assess: it imports in a clean Node process. The Lambda runtime provides
     // the AWS SDK, which the bundle leaves out; a link to the project's copy
     // stands in for it, and nothing else is resolvable from here.
-    mkdirSync(join(assetDir, 'node_modules'), { recursive: true });
-    symlinkSync(fileURLToPath(new URL('../../node_modules/@aws-sdk', import.meta.url)), join(assetDir, 'node_modules', '@aws-sdk'));
-    const probe = spawnSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        'const m = await import(process.argv[1]); if (typeof m.handler !== "function") { console.error("no handler export"); process.exit(2); }',
-        new URL(`file://${bundle}`).href,
-      ],
-      { cwd: assetDir, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 20_000 },
-    );
+    const probe = await probeBundle(assetDir, bundle);
     expect(probe.stderr).toBe('');
     expect(probe.status).toBe(0);
   });

@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ESM_REQUIRE_BANNER } from '../../infra/constructs/lambda-defaults';
 import { SFN_ENTRIES, type StepFunctionsPipeline } from '../../infra/constructs/stepfunctions-pipeline';
 import { FieldlensStack } from '../../infra/fieldlens-stack';
 import { functionLogicalId } from '../support/local-state-machine';
-import { MODEL, testApp } from './support';
+import { MODEL, probeBundle, testApp } from './support';
 
 const MiB = 1024 * 1024;
 const outdir = mkdtempSync(join(tmpdir(), 'fieldlens-sfn-bundle-'));
@@ -36,20 +33,9 @@ describe('the Step Functions handler bundles (real esbuild, no Docker)', () => {
       const bundle = join(assetDir, 'index.mjs');
       expect(readFileSync(bundle, 'utf8').startsWith(ESM_REQUIRE_BANNER), name).toBe(true);
       sizes[name] = statSync(bundle).size;
-      // The Lambda runtime provides the AWS SDK; a link to the project's copy stands in for it.
-      mkdirSync(join(assetDir, 'node_modules'), { recursive: true });
-      symlinkSync(fileURLToPath(new URL('../../node_modules/@aws-sdk', import.meta.url)), join(assetDir, 'node_modules', '@aws-sdk'));
-      const probe = await promisify(execFile)(
-        process.execPath,
-        [
-          '--input-type=module',
-          '-e',
-          'const m = await import(process.argv[1]); if (typeof m.handler !== "function") { console.error("no handler export"); process.exit(2); }',
-          new URL(`file://${bundle}`).href,
-        ],
-        { cwd: assetDir, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 20_000 },
-      );
+      const probe = await probeBundle(assetDir, bundle);
       expect(probe.stderr, name).toBe('');
+      expect(probe.status, name).toBe(0);
     });
     await Promise.all(probes);
     for (const [name, size] of Object.entries(sizes)) expect(size, name).toBeLessThan(MiB);

@@ -2,7 +2,11 @@
  * Builds the stack the way `cdk synth` does (same feature flags as
  * cdk.json), with bundling skipped so Template tests stay fast.
  */
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { FieldlensStack, type FieldlensStackProps } from '../../infra/fieldlens-stack';
@@ -94,4 +98,29 @@ export function logicalId(template: Template, type: string, hint: string): strin
   const ids = Object.keys(template.findResources(type)).filter((id) => id.includes(hint));
   if (ids.length !== 1) throw new Error(`expected one ${type} with "${hint}" in its id, found ${ids.join(', ') || 'none'}`);
   return ids[0]!;
+}
+
+/**
+ * Imports a handler bundle in a clean Node process, as Lambda would, and
+ * resolves to its stderr and exit status. The Lambda runtime provides the
+ * AWS SDK, which bundles leave out; a link to the project's copy stands in
+ * for it, and nothing else is resolvable from the asset directory.
+ */
+export async function probeBundle(assetDir: string, bundle: string): Promise<{ status: number; stderr: string }> {
+  mkdirSync(join(assetDir, 'node_modules'), { recursive: true });
+  symlinkSync(fileURLToPath(new URL('../../node_modules/@aws-sdk', import.meta.url)), join(assetDir, 'node_modules', '@aws-sdk'));
+  const script =
+    'const m = await import(process.argv[1]); if (typeof m.handler !== "function") { console.error("no handler export"); process.exit(2); }';
+  try {
+    const out = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, pathToFileURL(bundle).href], {
+      cwd: assetDir,
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    return { status: 0, stderr: out.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stderr?: string; message: string };
+    return { status: typeof e.code === 'number' ? e.code : 1, stderr: e.stderr || e.message };
+  }
 }
