@@ -1,0 +1,115 @@
+/**
+ * The S3 adapter against real servers on loopback: s3rver for the normal
+ * paths, and a tiny server that answers 403 the way S3 does for a missing
+ * key when the caller may not list the bucket.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Client, S3ObjectStore } from '../../functions/adapters/s3-store';
+import { startLocalS3, type LocalS3 } from '../../local/s3-server';
+
+const BUCKET = 'store-test';
+const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+function clientFor(endpoint: string): S3Client {
+  return createS3Client({ AWS_ENDPOINT_URL_S3: endpoint }, { endpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
+}
+
+describe('S3ObjectStore against s3rver', () => {
+  let dir: string;
+  let s3: LocalS3;
+  let client: S3Client;
+  let store: S3ObjectStore;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fieldlens-store-'));
+    s3 = await startLocalS3({ directory: dir, buckets: [BUCKET] });
+    client = clientFor(s3.endpoint);
+    store = new S3ObjectStore(client);
+    await client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'incoming/a b+c.png', Body: Buffer.from('0123456789'), ContentType: 'image/png' }),
+    );
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await s3?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('heads an object: unquoted ETag, size, content type, lower-case metadata', async () => {
+    const info = await store.head({ bucket: BUCKET, key: 'incoming/a b+c.png' });
+    expect(info).toMatchObject({ bucket: BUCKET, key: 'incoming/a b+c.png', bytes: 10, contentType: 'image/png', metadata: {} });
+    expect(info!.etag).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('answers undefined for a key that does not exist (404)', async () => {
+    expect(await store.head({ bucket: BUCKET, key: 'incoming/missing.png' })).toBeUndefined();
+    expect(await store.read({ bucket: BUCKET, key: 'incoming/missing.png' }, { maxBytes: 100 })).toBeUndefined();
+  });
+
+  it('reads the whole object, or only its first bytes with the total size', async () => {
+    const whole = await store.read({ bucket: BUCKET, key: 'incoming/a b+c.png' }, { maxBytes: 100 });
+    expect(whole!.body.toString()).toBe('0123456789');
+    const head = await store.read({ bucket: BUCKET, key: 'incoming/a b+c.png' }, { maxBytes: 100, firstBytes: 4 });
+    expect(head!.body.toString()).toBe('0123');
+    expect(head!.info.bytes).toBe(10);
+  });
+
+  it('refuses, without reading it, an object over maxBytes', async () => {
+    await expect(store.read({ bucket: BUCKET, key: 'incoming/a b+c.png' }, { maxBytes: 5 })).rejects.toMatchObject({
+      code: 'INPUT_TOO_LARGE',
+    });
+  });
+
+  it('writes a JSON document with its metadata, readable back by head', async () => {
+    await store.putJson({ bucket: BUCKET, key: 'results/a.json' }, { status: 'complete' }, { 'source-etag': 'abc' });
+    const info = await store.head({ bucket: BUCKET, key: 'results/a.json' });
+    expect(info).toMatchObject({ contentType: 'application/json; charset=utf-8', metadata: { 'source-etag': 'abc' } });
+    const read = await store.read({ bucket: BUCKET, key: 'results/a.json' }, { maxBytes: 1000 });
+    expect(JSON.parse(read!.body.toString())).toEqual({ status: 'complete' });
+  });
+
+  it('fails to write into a bucket that does not exist', async () => {
+    await expect(store.putJson({ bucket: 'no-such-bucket', key: 'x.json' }, {}, {})).rejects.toThrow();
+  });
+});
+
+describe('S3ObjectStore and 403 for a missing key', () => {
+  let server: Server;
+  let store: S3ObjectStore;
+  let client: S3Client;
+
+  beforeAll(async () => {
+    // What S3 answers for a missing key when the caller has no s3:ListBucket.
+    server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(403, { 'content-type': 'application/xml' });
+      res.end(req.method === 'HEAD' ? undefined : '<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    client = clientFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    store = new S3ObjectStore(client);
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  it('reads 403 as absent only where asked (the result check)', async () => {
+    expect(await store.head({ bucket: BUCKET, key: 'results/a.json' }, { forbiddenMeansAbsent: true })).toBeUndefined();
+  });
+
+  it('lets a 403 on the source through as an error, so a permission problem is never taken for a deleted image', async () => {
+    await expect(store.head({ bucket: BUCKET, key: 'incoming/a.png' })).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 403 },
+    });
+    await expect(store.read({ bucket: BUCKET, key: 'incoming/a.png' }, { maxBytes: 10 })).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 403 },
+    });
+  });
+});
