@@ -17,7 +17,7 @@ import { S3ObjectStore } from '../functions/adapters/s3-store';
 import { loadConfig, type Config } from '../functions/config';
 import { systemClock } from '../functions/core/clock';
 import type { FieldSet } from '../functions/core/fields';
-import type { ResultDocument } from '../functions/core/result';
+import { slowestField, type ResultDocument } from '../functions/core/result';
 import { createOnUploadHandler, type DirectResponse } from '../functions/on-upload';
 import type { Runtime } from '../functions/runtime';
 import { s3Times, TimingObjectStore, type S3Times } from './timing-store';
@@ -116,5 +116,5 @@ export function createBenchHandler(o: BenchHandlerOptions): BenchHandler {
 
 /** The slowest field's own latency in a document (its `fieldResults` latencyMs), 0 when it has none. */
 export function slowestFieldMs(doc: ResultDocument): number {
-  return Math.max(0, ...Object.values(doc.fieldResults).map((r) => r.latencyMs));
+  return slowestField(doc)?.latencyMs ?? 0;
 }

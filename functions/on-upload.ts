@@ -12,6 +12,7 @@ import { budgetFromRemaining, startDeadline } from './core/deadline';
 import { readEvent, type S3ObjectEvent } from './core/events';
 import { createLimit } from './core/limit';
 import { processObject, type ProcessOutcome } from './core/pipeline';
+import { slowestField } from './core/result';
 import { loadRuntime, once, type Runtime } from './runtime';
 
 /** The parts of the Lambda context the handler uses. */
@@ -111,17 +112,14 @@ function logOutcome(log: Runtime['logger'], outcome: ProcessOutcome): void {
   }
   const doc = outcome.document;
   const results = Object.entries(doc.fieldResults);
-  const slowest = results.reduce<[string, number] | undefined>(
-    (a, [name, r]) => (a && a[1] >= r.latencyMs ? a : [name, r.latencyMs]),
-    undefined,
-  );
+  const slowest = slowestField(doc);
   log.info('result written', {
     resultKey: outcome.resultKey,
     status: doc.status,
     fieldsOk: results.filter(([, r]) => r.status === 'ok').length,
     fieldsTotal: results.length,
     durationMs: doc.durationMs,
-    ...(slowest ? { slowestField: slowest[0], slowestFieldMs: slowest[1] } : {}),
+    ...(slowest ? { slowestField: slowest.name, slowestFieldMs: slowest.latencyMs } : {}),
     fields: Object.fromEntries(results.map(([name, r]) => [name, r.error ? r.error.code : r.status])),
     ...(doc.error ? { error: doc.error } : {}),
   });

@@ -18,7 +18,7 @@ import { closeSharedPools } from '../functions/adapters/openai-chat';
 import { createS3Client } from '../functions/adapters/s3-store';
 import { loadConfig } from '../functions/config';
 import { FieldlensError } from '../functions/core/errors';
-import type { ResultDocument } from '../functions/core/result';
+import { slowestField, type ResultDocument } from '../functions/core/result';
 import { createOnUploadHandler, type DirectResponse } from '../functions/on-upload';
 import { loadRuntime, once } from '../functions/runtime';
 import { startLocalModelServer } from './model-server/server';
@@ -148,12 +148,12 @@ async function withEtag(event: Promise<S3NotificationEvent>, etag: string | unde
 function summary(name: string, doc: ResultDocument, wallMs: number, where: string): string {
   const results = Object.entries(doc.fieldResults);
   const ok = results.filter(([, r]) => r.status === 'ok').length;
-  const slowest = results.reduce<[string, number] | undefined>((a, [n, r]) => (a && a[1] >= r.latencyMs ? a : [n, r.latencyMs]), undefined);
+  const slowest = slowestField(doc);
   const mark = doc.status === 'complete' ? '✔' : doc.status === 'partial' ? '◐' : '✘';
   const failed = results.filter(([, r]) => r.error).map(([n, r]) => `${n}: ${r.error!.code}`);
   return (
     `${mark} ${name}  ${doc.status}  ${ok}/${results.length} fields ok  ${doc.durationMs} ms` +
-    (slowest ? `  slowest: ${slowest[0]} ${slowest[1]} ms` : '') +
+    (slowest ? `  slowest: ${slowest.name} ${slowest.latencyMs} ms` : '') +
     (doc.error ? `  ${doc.error.code}: ${doc.error.message}` : '') +
     (failed.length ? `  (${failed.join(', ')})` : '') +
     `  → ${where}` +

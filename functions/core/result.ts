@@ -170,6 +170,19 @@ function finish(
 }
 
 /**
+ * The slowest field of a document and its own latency, or `undefined` for a
+ * document without field results (a rejected input). Total time ≈ this, so
+ * every summary (logs, `npm start`, the benchmark) reports it.
+ */
+export function slowestField(doc: Pick<ResultDocument, 'fieldResults'>): { name: string; latencyMs: number } | undefined {
+  let slowest: { name: string; latencyMs: number } | undefined;
+  for (const [name, r] of Object.entries(doc.fieldResults)) {
+    if (!slowest || r.latencyMs > slowest.latencyMs) slowest = { name, latencyMs: r.latencyMs };
+  }
+  return slowest;
+}
+
+/**
  * Where a source key's result goes: the output prefix, the key without the
  * input prefix, then `.json` (`incoming/2026/a.jpg` → `results/2026/a.jpg.json`).
  */

@@ -7,6 +7,7 @@ import {
   resultDocumentSchema,
   resultKeyFor,
   RESULT_VERSION,
+  slowestField,
   type DocumentFrame,
   type FieldOutcome,
 } from '../../functions/core/result';
@@ -192,5 +193,19 @@ describe('resultKeyFor', () => {
 
   it('keeps the whole key when it is not under the input prefix', () => {
     expect(resultKeyFor('other/a.jpg', 'incoming/', 'results/')).toBe('results/other/a.jpg.json');
+  });
+});
+
+describe('slowestField', () => {
+  it('names the field with the highest latency, and is undefined without field results', () => {
+    const doc = {
+      fieldResults: {
+        name: { status: 'ok' as const, attempts: 1, latencyMs: 120 },
+        tag: { status: 'ok' as const, attempts: 2, latencyMs: 480 },
+        suppliers: { status: 'ok' as const, attempts: 1, latencyMs: 300 },
+      },
+    };
+    expect(slowestField(doc)).toEqual({ name: 'tag', latencyMs: 480 });
+    expect(slowestField({ fieldResults: {} })).toBeUndefined();
   });
 });

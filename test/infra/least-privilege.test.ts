@@ -61,7 +61,8 @@ const STATE_MACHINE_STAR_ACTIONS = new Set([
 /**
  * What Lambda needs on "*" to connect a function to its VPC (the EC2 part of
  * AWSLambdaVPCAccessExecutionRole); allowed only on the roles of functions
- * that are placed in a VPC.
+ * that are placed in a VPC. Written out here on purpose, not imported from
+ * infra/: a grant widened in the source must fail this test.
  */
 const VPC_NETWORK_INTERFACE_ACTIONS = new Set([
   'ec2:CreateNetworkInterface',
