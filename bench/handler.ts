@@ -1,8 +1,8 @@
 /**
- * The real on-upload handler, wired the way `functions/runtime.ts` wires it,
- * with three differences the benchmark needs: its own connection pool (closed
- * afterwards, never the process-wide one), a store that times every S3 call,
- * and warnings on stderr so they cannot mix with the tables.
+ * The real on-upload handler, wired by `functions/runtime.ts` with three
+ * parts of the benchmark's own: a connection pool it closes afterwards
+ * (never the process-wide one), a store that times every S3 call, and
+ * warnings on stderr so they cannot mix with the tables.
  *
  * No local servers are imported here: the memory benchmark runs this module
  * alone in a child process, and its peak RSS must be the handler's own.
@@ -11,15 +11,12 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Pool } from 'undici';
-import { createJsonLogger } from '../functions/adapters/logger';
-import { OpenAIChatClient } from '../functions/adapters/openai-chat';
-import { S3ObjectStore } from '../functions/adapters/s3-store';
-import { loadConfig, type Config } from '../functions/config';
-import { systemClock } from '../functions/core/clock';
+import type { Config } from '../functions/config';
+import { slowestField, type ResultDocument } from '../functions/core/document';
 import type { FieldSet } from '../functions/core/fields';
-import { slowestField, type ResultDocument } from '../functions/core/result';
+import { createModelClient } from '../functions/model-client';
 import { createOnUploadHandler, type DirectResponse } from '../functions/on-upload';
-import type { Runtime } from '../functions/runtime';
+import { loadModelRuntime } from '../functions/runtime';
 import { s3Times, TimingObjectStore, type S3Times } from './timing-store';
 
 /** The model endpoint: the test server, or a real one from `MODEL_BASE_URL`. */
@@ -76,29 +73,29 @@ export function functionEnv(o: BenchHandlerOptions): Record<string, string> {
  * Builds a handler over `createOnUploadHandler`, configured through
  * `loadConfig` exactly as in Lambda.
  */
-export function createBenchHandler(o: BenchHandlerOptions): BenchHandler {
-  const config = loadConfig(functionEnv(o));
-  const pool = new Pool(new URL(config.model.baseUrl).origin, {
-    connections: config.model.maxConcurrency,
-    keepAliveTimeout: 30_000,
-  });
-  const model = new OpenAIChatClient({
-    baseUrl: config.model.baseUrl,
-    model: config.model.name,
-    responseFormat: config.model.responseFormat,
-    dispatcher: pool,
-    ...(config.model.apiKey ? { apiKey: config.model.apiKey } : {}),
-  });
-  const store = new TimingObjectStore(new S3ObjectStore(o.s3));
-  const logger = createJsonLogger({ level: config.logLevel, write: (line) => void process.stderr.write(line) });
-  const runtime: Runtime = { config, store, model, clock: systemClock, logger };
+export async function createBenchHandler(o: BenchHandlerOptions): Promise<BenchHandler> {
+  let pool: Pool | undefined;
+  let store: TimingObjectStore | undefined;
+  const runtime = await loadModelRuntime(
+    functionEnv(o),
+    (config) => {
+      pool = new Pool(new URL(config.model.baseUrl).origin, { connections: config.model.maxConcurrency, keepAliveTimeout: 30_000 });
+      return createModelClient(config, { dispatcher: pool });
+    },
+    {
+      s3Client: o.s3,
+      decorateStore: (s) => (store = new TimingObjectStore(s)),
+      logWrite: (line) => void process.stderr.write(line),
+    },
+  );
+  const { config } = runtime;
   const handler = createOnUploadHandler(() => Promise.resolve(runtime));
   const timeoutMs = o.timeoutMs ?? 900_000;
 
   return {
     config,
     async invoke(event) {
-      store.take();
+      store!.take();
       const end = Date.now() + timeoutMs;
       const context = { awsRequestId: randomUUID(), getRemainingTimeInMillis: () => Math.max(0, end - Date.now()) };
       const started = performance.now();
@@ -108,9 +105,9 @@ export function createBenchHandler(o: BenchHandlerOptions): BenchHandler {
       if (!outcome || outcome.kind !== 'written') {
         throw new Error(`expected the handler to write a result, got ${JSON.stringify(outcome ?? response)}`);
       }
-      return { wallMs, document: outcome.document, s3: s3Times(store.take()) };
+      return { wallMs, document: outcome.document, s3: s3Times(store!.take()) };
     },
-    close: () => pool.close(),
+    close: async () => pool?.close(),
   };
 }
 

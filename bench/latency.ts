@@ -95,7 +95,7 @@ export async function runLatencySection(o: LatencyOptions): Promise<SectionResul
    * the connections and warms the code paths, then the measured one runs.
    */
   const runOnce = async (image: BenchImage, fields: number, strategy: Strategy): Promise<Invocation> => {
-    const handler = createBenchHandler({
+    const handler = await createBenchHandler({
       s3: client,
       model: endpoint,
       fields: o.endpoint ? labelFields(fields) : syntheticFields(fields),

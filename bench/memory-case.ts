@@ -46,7 +46,7 @@ if (!input) {
   process.exit(2);
 }
 const client = localS3Client(input.s3Endpoint);
-const handler = createBenchHandler({
+const handler = await createBenchHandler({
   s3: client,
   model: input.model,
   fields: syntheticFields(input.fields),

@@ -60,7 +60,7 @@ export async function runS3OverheadSection(o: S3OverheadOptions): Promise<Sectio
   const s3 = await startBenchS3();
   const bench: BenchModelServer | undefined = o.endpoint ? undefined : await startBenchModel({ defaultLatencyMs: o.latencyMs });
   const client = localS3Client(s3.endpoint);
-  const handler = createBenchHandler({
+  const handler = await createBenchHandler({
     s3: client,
     model: o.endpoint ?? bench!.endpoint,
     fields: o.endpoint ? labelFields(o.fields) : syntheticFields(o.fields),

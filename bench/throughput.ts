@@ -147,13 +147,15 @@ async function runMode(
   });
   const fields = syntheticFields(o.fieldsPerImage);
   const image = noisePng(100_000);
-  const workers: Array<{ handler: BenchHandler; close: () => void }> = Array.from({ length: imagesAtOnce }, () => {
-    const client = localS3Client(s3.endpoint);
-    return {
-      handler: createBenchHandler({ s3: client, model: bench.endpoint, fields, maxConcurrency: perImage }),
-      close: () => client.destroy(),
-    };
-  });
+  const workers: Array<{ handler: BenchHandler; close: () => void }> = await Promise.all(
+    Array.from({ length: imagesAtOnce }, async () => {
+      const client = localS3Client(s3.endpoint);
+      return {
+        handler: await createBenchHandler({ s3: client, model: bench.endpoint, fields, maxConcurrency: perImage }),
+        close: () => client.destroy(),
+      };
+    }),
+  );
   try {
     const events: S3NotificationEvent[] = [];
     const run = `${mode}-${jitterMs}`;

@@ -1,16 +1,26 @@
 /**
- * The Lambda environment, parsed once into a typed, frozen config.
+ * The functions' environment, parsed once per cold start into typed, frozen
+ * configs. A bad value stops start-up with a message that names the
+ * variable and what it expected, rather than failing later inside a field
+ * request.
  *
- * A bad value stops start-up with a message that names the variable and
- * what it expected, rather than failing later inside a field request.
+ * Three configs, by what a function does:
+ * - {@link loadPipelineConfig}: every task that reads objects and writes
+ *   documents (Prepare, Merge, RecordFailure): fields, prefixes, limits and
+ *   the model's identity (its name is recorded in every document), but not
+ *   the endpoint;
+ * - {@link loadConfig}: that plus the model endpoint, for the functions that
+ *   ask the model (on-upload, ExtractField);
+ * - {@link loadStarterConfig}: the Step Functions starter.
  */
 import * as z from 'zod';
 import { ConfigError, FieldSetError } from './core/errors';
-import { keyPrefix, logLevel, parseEnvironment } from './env';
 import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from './core/fields';
+import { keyPrefix, logLevel, parseEnvironment } from './env';
 
 export const RESPONSE_FORMATS = ['json_schema', 'json_object', 'none'] as const;
 export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
+export type LogLevel = z.infer<typeof logLevel>;
 
 const MiB = 1024 * 1024;
 
@@ -21,20 +31,9 @@ const int = (min: number, max: number) =>
     .min(min, `expected a whole number from ${min} to ${max}`)
     .max(max, `expected a whole number from ${min} to ${max}`);
 
-const envSchema = z.object({
-  MODEL_BASE_URL: z
-    .url({ error: 'expected an http(s) URL such as http://10.0.0.5:8000/v1' })
-    .refine((u) => /^https?:\/\//.test(u), 'expected an http(s) URL such as http://10.0.0.5:8000/v1'),
+/** What every function that writes documents reads. */
+const pipelineEnvSchema = z.object({
   MODEL_NAME: z.string({ error: 'expected the model name sent in each request' }).trim().min(1, 'expected a model name'),
-  MODEL_API_KEY: z.string().optional(),
-  MODEL_API_KEY_SECRET_ARN: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:secretsmanager:/, 'expected a Secrets Manager secret ARN')
-    .optional(),
-  MODEL_MAX_CONCURRENCY: int(1, 1000).optional(),
-  MODEL_TIMEOUT_MS: int(100, 900_000).default(60_000),
-  MODEL_MAX_RETRIES: int(0, 10).default(3),
-  MODEL_MAX_TOKENS: int(16, 32_768).default(1024),
   MODEL_RESPONSE_FORMAT: z
     .enum(RESPONSE_FORMATS, { error: `expected one of ${RESPONSE_FORMATS.join(', ')}` })
     .default('json_schema'),
@@ -48,18 +47,37 @@ const envSchema = z.object({
   LOG_LEVEL: logLevel,
 });
 
-/** The typed configuration every handler receives. */
-export interface Config {
+/** What the functions that ask the model read besides. */
+const endpointEnvSchema = z.object({
+  MODEL_BASE_URL: z
+    .url({ error: 'expected an http(s) URL such as http://10.0.0.5:8000/v1' })
+    .refine((u) => /^https?:\/\//.test(u), 'expected an http(s) URL such as http://10.0.0.5:8000/v1'),
+  MODEL_API_KEY: z.string().optional(),
+  MODEL_API_KEY_SECRET_ARN: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:secretsmanager:/, 'expected a Secrets Manager secret ARN')
+    .optional(),
+  MODEL_MAX_CONCURRENCY: int(1, 1000).optional(),
+  MODEL_TIMEOUT_MS: int(100, 900_000).default(60_000),
+  MODEL_MAX_RETRIES: int(0, 10).default(3),
+  MODEL_MAX_TOKENS: int(16, 32_768).default(1024),
+});
+
+const modelEnvSchema = pipelineEnvSchema.extend(endpointEnvSchema.shape);
+
+const starterEnvSchema = z.object({
+  STATE_MACHINE_ARN: z
+    .string({ error: 'expected the ARN of the state machine to start' })
+    .regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+$/, 'expected a state machine ARN'),
+  INPUT_PREFIX: keyPrefix('incoming/'),
+  OUTPUT_PREFIX: keyPrefix('results/'),
+  LOG_LEVEL: logLevel,
+});
+
+/** The typed configuration of a function that reads objects and writes documents. */
+export interface PipelineConfig {
   readonly model: {
-    readonly baseUrl: string;
     readonly name: string;
-    /** A literal key (local runs); in Lambda the stack sets `apiKeySecretArn` instead. */
-    readonly apiKey?: string;
-    readonly apiKeySecretArn?: string;
-    readonly maxConcurrency: number;
-    readonly timeoutMs: number;
-    readonly maxRetries: number;
-    readonly maxTokens: number;
     readonly responseFormat: ResponseFormat;
   };
   readonly fields: FieldSet;
@@ -68,11 +86,33 @@ export interface Config {
   readonly outputBucket?: string;
   readonly maxImageBytes: number;
   readonly deadlineMarginMs: number;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel: LogLevel;
+}
+
+/** The typed configuration of a function that asks the model. */
+export interface Config extends PipelineConfig {
+  readonly model: PipelineConfig['model'] & {
+    readonly baseUrl: string;
+    /** A literal key (local runs); in Lambda the stack sets `apiKeySecretArn` instead. */
+    readonly apiKey?: string;
+    readonly apiKeySecretArn?: string;
+    readonly maxConcurrency: number;
+    readonly timeoutMs: number;
+    readonly maxRetries: number;
+    readonly maxTokens: number;
+  };
+}
+
+/** The Step Functions starter's typed configuration. */
+export interface StarterConfig {
+  readonly stateMachineArn: string;
+  readonly inputPrefix: string;
+  readonly outputPrefix: string;
+  readonly logLevel: LogLevel;
 }
 
 /**
- * Parses the environment. Call once per cold start.
+ * Parses the environment of a function that asks the model. Call once per cold start.
  *
  * @throws {ConfigError} naming every bad variable and what it expected.
  * @example
@@ -81,36 +121,52 @@ export interface Config {
  * ```
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
-  const e = parseEnvironment(envSchema, env);
-
-  let fields: FieldSet = DEFAULT_LABEL_FIELDS;
-  if (e.FIELDS !== undefined) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(e.FIELDS);
-    } catch (err) {
-      throw new ConfigError(`FIELDS: expected a JSON array of fields (${(err as Error).message})`, { cause: err });
-    }
-    try {
-      fields = parseFieldSet(raw);
-    } catch (err) {
-      if (err instanceof FieldSetError) throw new ConfigError(`FIELDS: ${err.message}`, { cause: err });
-      throw err;
-    }
-  }
-
+  const e = parseEnvironment(modelEnvSchema, env);
+  const base = pipelineConfigFrom(e);
   return Object.freeze({
+    ...base,
     model: Object.freeze({
+      ...base.model,
       baseUrl: e.MODEL_BASE_URL,
-      name: e.MODEL_NAME,
       ...(e.MODEL_API_KEY ? { apiKey: e.MODEL_API_KEY } : {}),
       ...(e.MODEL_API_KEY_SECRET_ARN ? { apiKeySecretArn: e.MODEL_API_KEY_SECRET_ARN } : {}),
-      maxConcurrency: e.MODEL_MAX_CONCURRENCY ?? fields.length,
+      maxConcurrency: e.MODEL_MAX_CONCURRENCY ?? base.fields.length,
       timeoutMs: e.MODEL_TIMEOUT_MS,
       maxRetries: e.MODEL_MAX_RETRIES,
       maxTokens: e.MODEL_MAX_TOKENS,
-      responseFormat: e.MODEL_RESPONSE_FORMAT,
     }),
+  });
+}
+
+/**
+ * Parses the environment of a function that writes documents but asks no
+ * model: the endpoint's variables are neither needed nor read.
+ *
+ * @throws {ConfigError} naming every bad variable and what it expected.
+ */
+export function loadPipelineConfig(env: Readonly<Record<string, string | undefined>>): PipelineConfig {
+  return pipelineConfigFrom(parseEnvironment(pipelineEnvSchema, env));
+}
+
+/**
+ * Parses the starter's environment.
+ *
+ * @throws {ConfigError} naming every bad variable and what it expected.
+ */
+export function loadStarterConfig(env: Readonly<Record<string, string | undefined>>): StarterConfig {
+  const e = parseEnvironment(starterEnvSchema, env);
+  return Object.freeze({
+    stateMachineArn: e.STATE_MACHINE_ARN,
+    inputPrefix: e.INPUT_PREFIX,
+    outputPrefix: e.OUTPUT_PREFIX,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+function pipelineConfigFrom(e: z.infer<typeof pipelineEnvSchema>): PipelineConfig {
+  const fields = e.FIELDS === undefined ? DEFAULT_LABEL_FIELDS : fieldSetFromJson(e.FIELDS);
+  return Object.freeze({
+    model: Object.freeze({ name: e.MODEL_NAME, responseFormat: e.MODEL_RESPONSE_FORMAT }),
     fields,
     inputPrefix: e.INPUT_PREFIX,
     outputPrefix: e.OUTPUT_PREFIX,
@@ -119,4 +175,19 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     deadlineMarginMs: e.DEADLINE_MARGIN_MS,
     logLevel: e.LOG_LEVEL,
   });
+}
+
+function fieldSetFromJson(text: string): FieldSet {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`FIELDS: expected a JSON array of fields (${(err as Error).message})`, { cause: err });
+  }
+  try {
+    return parseFieldSet(raw);
+  } catch (err) {
+    if (err instanceof FieldSetError) throw new ConfigError(`FIELDS: ${err.message}`, { cause: err });
+    throw err;
+  }
 }

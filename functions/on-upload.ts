@@ -3,17 +3,19 @@
  * wrapped in SQS messages) → one result document per image.
  *
  * Thin by design: read the event, run the core pipeline per record under one
- * deadline and one request gate, log, report. Only a failed write fails the
- * invocation (so Lambda retries it and, in the end, the DLQ has it).
+ * deadline and one request gate, log, report. Only a failed read or write
+ * fails the invocation (so Lambda retries it and, in the end, the DLQ has it).
  */
 import type { Context, SQSBatchResponse } from 'aws-lambda';
-import { ResultWriteError, toErrorInfo } from './core/errors';
 import { budgetFromRemaining, startDeadline } from './core/deadline';
+import { processObject, type ProcessOutcome } from './core/direct';
+import { slowestField } from './core/document';
+import { RecordsFailedError, toErrorInfo } from './core/errors';
 import { readEvent, type S3ObjectEvent } from './core/events';
 import { createLimit } from './core/limit';
-import { processObject, type ProcessOutcome } from './core/pipeline';
-import { slowestField } from './core/result';
-import { loadRuntime, once, type Runtime } from './runtime';
+import type { Logger } from './core/ports';
+import { createModelClient } from './model-client';
+import { loadModelRuntime, once, type ModelRuntime } from './runtime';
 
 /** The parts of the Lambda context the handler uses. */
 export type HandlerContext = Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>;
@@ -29,7 +31,7 @@ export type OnUploadHandler = (event: unknown, context: HandlerContext) => Promi
  * Builds the handler from a runtime factory (the real one in Lambda, local
  * servers in tests and `npm start`).
  */
-export function createOnUploadHandler(getRuntime: () => Promise<Runtime>): OnUploadHandler {
+export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): OnUploadHandler {
   return async (event, context) => {
     const rt = await getRuntime();
     const { config } = rt;
@@ -44,20 +46,7 @@ export function createOnUploadHandler(getRuntime: () => Promise<Runtime>): OnUpl
     );
     // One gate for the whole invocation: an SQS batch of several images
     // still never has more than MODEL_MAX_CONCURRENCY requests in flight.
-    const limit = createLimit(config.model.maxConcurrency);
-    const deps = {
-      store: rt.store,
-      model: rt.model,
-      clock: rt.clock,
-      limit,
-      settings: config,
-      modelSettings: {
-        concurrency: config.model.maxConcurrency,
-        timeoutMs: config.model.timeoutMs,
-        maxRetries: config.model.maxRetries,
-        maxTokens: config.model.maxTokens,
-      },
-    };
+    const deps = { ...rt, limit: createLimit(config.model.maxConcurrency) };
 
     const runRecord = async (record: S3ObjectEvent): Promise<ProcessOutcome> => {
       const log = logger.child({ bucket: record.bucket, key: record.key });
@@ -66,7 +55,7 @@ export function createOnUploadHandler(getRuntime: () => Promise<Runtime>): OnUpl
         logOutcome(log, outcome);
         return outcome;
       } catch (err) {
-        log.error('result not written; the event will be retried', { error: toErrorInfo(err) });
+        log.error('record not finished; the event will be retried', { error: toErrorInfo(err) });
         throw err;
       }
     };
@@ -91,12 +80,7 @@ export function createOnUploadHandler(getRuntime: () => Promise<Runtime>): OnUpl
         };
       }
       const failures = settled.flatMap(({ results }) => results.filter((r) => r.status === 'rejected'));
-      if (failures.length > 0) {
-        throw new ResultWriteError(
-          `${failures.length} result(s) could not be written: ${toErrorInfo((failures[0] as PromiseRejectedResult).reason).message}`,
-          { cause: (failures[0] as PromiseRejectedResult).reason },
-        );
-      }
+      if (failures.length > 0) throw new RecordsFailedError(failures.map((f) => (f as PromiseRejectedResult).reason));
       return { outcomes };
     } finally {
       deadline.dispose();
@@ -104,7 +88,7 @@ export function createOnUploadHandler(getRuntime: () => Promise<Runtime>): OnUpl
   };
 }
 
-function logOutcome(log: Runtime['logger'], outcome: ProcessOutcome): void {
+function logOutcome(log: Logger, outcome: ProcessOutcome): void {
   if (outcome.kind === 'skipped') {
     if (outcome.reason === 'not-found') log.warn('object is gone (deleted or replaced) before it was read; nothing written');
     else log.info('skipped', { reason: outcome.reason });
@@ -126,4 +110,4 @@ function logOutcome(log: Runtime['logger'], outcome: ProcessOutcome): void {
 }
 
 /** The Lambda entry point: the real runtime, built once per cold start. */
-export const handler: OnUploadHandler = createOnUploadHandler(once(() => loadRuntime(process.env)));
+export const handler: OnUploadHandler = createOnUploadHandler(once(() => loadModelRuntime(process.env, createModelClient)));

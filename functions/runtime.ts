@@ -1,44 +1,135 @@
 /**
- * The real wiring, built once per execution environment (cold start) and
- * reused by every invocation: config, the API key, the S3 client and the
- * model client's connection pool.
+ * The one wiring: config → clients → store → logger, built once per
+ * execution environment (cold start) and reused by every invocation. The
+ * handlers, `npm start`, eval, the benchmark and the test harnesses all
+ * build their runtime here; they differ only in the {@link RuntimeParts}
+ * they pass (a loopback S3 client, where log lines go, a timing store).
+ *
+ * The model client is not built here but by a factory the caller passes
+ * (`functions/model-client.ts`), so the functions that never ask the model
+ * (Prepare, Merge, RecordFailure, the starter) neither need the endpoint's
+ * variables nor bundle its HTTP client.
  */
-import { OpenAIChatClient } from './adapters/openai-chat';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { createJsonLogger } from './adapters/logger';
 import { createS3Client, S3ObjectStore } from './adapters/s3-store';
-import { readApiKeySecret } from './adapters/secrets';
-import { loadConfig, type Config } from './config';
+import { createSfnClient, SfnExecutionStarter } from './adapters/sfn-starter';
+import {
+  loadConfig,
+  loadPipelineConfig,
+  loadStarterConfig,
+  type Config,
+  type LogLevel,
+  type PipelineConfig,
+  type StarterConfig,
+} from './config';
 import { systemClock } from './core/clock';
-import type { Clock, Logger, ModelClient, ObjectStore } from './core/ports';
+import type { Clock, ExecutionStarter, Logger, ModelClient, ObjectStore } from './core/ports';
+import type { ModelSettings, PipelineSettings } from './core/settings';
 
-/** Everything a handler needs; tests build their own from local servers. */
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** What a caller may put in place of the real parts. */
+export interface RuntimeParts {
+  /** The S3 client. @default one built from the environment (`AWS_ENDPOINT_URL_S3` honoured) */
+  readonly s3Client?: S3Client;
+  /** Wraps the store (the benchmark times every S3 call this way). */
+  readonly decorateStore?: (store: ObjectStore) => ObjectStore;
+  /** Where log lines go. @default standard output */
+  readonly logWrite?: (line: string) => void;
+  /** Overrides `LOG_LEVEL`. */
+  readonly logLevel?: LogLevel;
+  readonly clock?: Clock;
+}
+
+/** Everything a task that writes documents but asks no model needs. */
 export interface Runtime {
-  readonly config: Config;
+  readonly config: PipelineConfig;
+  /** The core's view of the config. */
+  readonly settings: PipelineSettings;
+  /** Recorded in every document. */
+  readonly modelName: string;
   readonly store: ObjectStore;
-  readonly model: ModelClient;
   readonly clock: Clock;
   readonly logger: Logger;
 }
 
+/** Everything a function that asks the model needs. */
+export interface ModelRuntime extends Runtime {
+  readonly config: Config;
+  readonly model: ModelClient;
+  readonly modelSettings: ModelSettings;
+}
+
+/** The starter's runtime: it reads no object and asks no model. */
+export interface StarterRuntime {
+  readonly config: StarterConfig;
+  readonly starter: ExecutionStarter;
+  readonly logger: Logger;
+}
+
+/** Builds the model client from the config (see `functions/model-client.ts`). */
+export type ModelClientFactory = (config: Config) => Promise<ModelClient>;
+
 /**
- * Builds the runtime from the environment.
+ * The runtime of a task that asks no model.
  *
  * @throws {import('./core/errors').ConfigError} naming the bad variable.
  */
-export async function loadRuntime(env: Readonly<Record<string, string | undefined>>): Promise<Runtime> {
+export async function loadRuntime(env: Env, parts: RuntimeParts = {}): Promise<Runtime> {
+  return buildRuntime(loadPipelineConfig(env), env, parts);
+}
+
+/**
+ * The runtime of a function that asks the model.
+ *
+ * @throws {import('./core/errors').ConfigError} naming the bad variable.
+ * @example
+ * ```ts
+ * export const handler = createOnUploadHandler(once(() => loadModelRuntime(process.env, createModelClient)));
+ * ```
+ */
+export async function loadModelRuntime(env: Env, createModel: ModelClientFactory, parts: RuntimeParts = {}): Promise<ModelRuntime> {
   const config = loadConfig(env);
-  const logger = createJsonLogger({ level: config.logLevel });
-  const apiKey =
-    config.model.apiKey ?? (config.model.apiKeySecretArn ? await readApiKeySecret(config.model.apiKeySecretArn) : undefined);
-  const model = new OpenAIChatClient({
-    baseUrl: config.model.baseUrl,
-    model: config.model.name,
-    responseFormat: config.model.responseFormat,
-    connections: config.model.maxConcurrency,
-    ...(apiKey ? { apiKey } : {}),
-  });
-  const store = new S3ObjectStore(createS3Client(env));
-  return { config, store, model, clock: systemClock, logger };
+  const model = await createModel(config);
+  return { ...buildRuntime(config, env, parts), config, model, modelSettings: modelSettingsFrom(config) };
+}
+
+/** The starter's runtime; `sfnClient` is for tests. */
+export async function loadStarterRuntime(
+  env: Env,
+  parts: Pick<RuntimeParts, 'logWrite' | 'logLevel'> & { readonly sfnClient?: SFNClient } = {},
+): Promise<StarterRuntime> {
+  const config = loadStarterConfig(env);
+  return {
+    config,
+    starter: new SfnExecutionStarter(parts.sfnClient ?? createSfnClient(), config.stateMachineArn),
+    logger: createJsonLogger({ level: parts.logLevel ?? config.logLevel, ...(parts.logWrite ? { write: parts.logWrite } : {}) }),
+  };
+}
+
+/** The model settings the core runs with, from the config: built here and nowhere else. */
+export function modelSettingsFrom(config: Config): ModelSettings {
+  return { timeoutMs: config.model.timeoutMs, maxRetries: config.model.maxRetries, maxTokens: config.model.maxTokens };
+}
+
+function buildRuntime(config: PipelineConfig, env: Env, parts: RuntimeParts): Runtime {
+  const s3 = new S3ObjectStore(parts.s3Client ?? createS3Client(env));
+  return {
+    config,
+    settings: {
+      fields: config.fields,
+      inputPrefix: config.inputPrefix,
+      outputPrefix: config.outputPrefix,
+      ...(config.outputBucket ? { outputBucket: config.outputBucket } : {}),
+      maxImageBytes: config.maxImageBytes,
+    },
+    modelName: config.model.name,
+    store: parts.decorateStore ? parts.decorateStore(s3) : s3,
+    clock: parts.clock ?? systemClock,
+    logger: createJsonLogger({ level: parts.logLevel ?? config.logLevel, ...(parts.logWrite ? { write: parts.logWrite } : {}) }),
+  };
 }
 
 /** Memoises an async factory for the life of the execution environment (see `core/once.ts`). */

@@ -9,10 +9,11 @@
  */
 import type { Context } from 'aws-lambda';
 import { budgetFromRemaining, startDeadline } from './core/deadline';
-import type { FieldOutcome } from './core/result';
-import { extractFieldInputSchema, parseTaskInput } from './core/run-contract';
-import { extractFieldRun } from './core/run-steps';
-import { loadRuntime, once, type Runtime } from './runtime';
+import type { FieldOutcome } from './core/document';
+import { extractFieldInputSchema, parseTaskInput } from './core/stepfunctions/contract';
+import { extractFieldRun } from './core/stepfunctions/steps';
+import { createModelClient } from './model-client';
+import { loadModelRuntime, once, type ModelRuntime } from './runtime';
 
 export type SfnExtractFieldHandler = (
   event: unknown,
@@ -20,7 +21,7 @@ export type SfnExtractFieldHandler = (
 ) => Promise<FieldOutcome>;
 
 /** Builds the handler from a runtime factory (the real one in Lambda, local servers in tests). */
-export function createSfnExtractFieldHandler(getRuntime: () => Promise<Runtime>): SfnExtractFieldHandler {
+export function createSfnExtractFieldHandler(getRuntime: () => Promise<ModelRuntime>): SfnExtractFieldHandler {
   return async (event, context) => {
     const rt = await getRuntime();
     const { config } = rt;
@@ -28,23 +29,7 @@ export function createSfnExtractFieldHandler(getRuntime: () => Promise<Runtime>)
     const logger = rt.logger.child({ requestId: context.awsRequestId, key: input.source.key, field: input.field });
     const deadline = startDeadline(budgetFromRemaining(context.getRemainingTimeInMillis(), config.deadlineMarginMs), rt.clock);
     try {
-      return await extractFieldRun(
-        {
-          store: rt.store,
-          model: rt.model,
-          clock: rt.clock,
-          logger,
-          settings: config,
-          modelSettings: {
-            concurrency: 1,
-            timeoutMs: config.model.timeoutMs,
-            maxRetries: config.model.maxRetries,
-            maxTokens: config.model.maxTokens,
-          },
-        },
-        input,
-        deadline,
-      );
+      return await extractFieldRun({ ...rt, logger }, input, deadline);
     } finally {
       deadline.dispose();
     }
@@ -52,4 +37,4 @@ export function createSfnExtractFieldHandler(getRuntime: () => Promise<Runtime>)
 }
 
 /** The Lambda entry point: the real runtime, built once per cold start. */
-export const handler: SfnExtractFieldHandler = createSfnExtractFieldHandler(once(() => loadRuntime(process.env)));
+export const handler: SfnExtractFieldHandler = createSfnExtractFieldHandler(once(() => loadModelRuntime(process.env, createModelClient)));

@@ -3,8 +3,8 @@
  * the same result document direct mode writes, at the same key.
  */
 import type { Context } from 'aws-lambda';
-import { mergeInputSchema, parseTaskInput, type MergeInput, type RunResult } from './core/run-contract';
-import { mergeRun } from './core/run-steps';
+import { mergeInputSchema, parseTaskInput, type MergeInput, type RunResult } from './core/stepfunctions/contract';
+import { mergeRun } from './core/stepfunctions/steps';
 import { loadRuntime, once, type Runtime } from './runtime';
 
 export type SfnMergeHandler = (event: unknown, context: Pick<Context, 'awsRequestId'>) => Promise<RunResult>;
@@ -16,7 +16,7 @@ export function createSfnMergeHandler(getRuntime: () => Promise<Runtime>): SfnMe
     // The outcomes' own shape is checked in full by the document schema.
     const input = parseTaskInput(mergeInputSchema, event, 'Merge') as MergeInput;
     const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: input.source.bucket, key: input.source.key });
-    const out = await mergeRun({ store: rt.store, clock: rt.clock, logger, settings: rt.config, modelName: rt.model.modelName }, input);
+    const out = await mergeRun({ ...rt, logger }, input);
     if (out.status === 'skipped') logger.warn('the image is gone (deleted or replaced) since the run started; nothing written');
     else logger.info('result written', { resultKey: out.resultKey, status: out.status });
     return out;

@@ -7,8 +7,8 @@
  * never image bytes.
  */
 import type { Context } from 'aws-lambda';
-import { runInputSchema, parseTaskInput, type PrepareOutput } from './core/run-contract';
-import { prepareRun } from './core/run-steps';
+import { parseTaskInput, runInputSchema, type PrepareOutput } from './core/stepfunctions/contract';
+import { prepareRun } from './core/stepfunctions/steps';
 import { loadRuntime, once, type Runtime } from './runtime';
 
 export type SfnPrepareHandler = (event: unknown, context: Pick<Context, 'awsRequestId'>) => Promise<PrepareOutput>;
@@ -20,7 +20,7 @@ export function createSfnPrepareHandler(getRuntime: () => Promise<Runtime>): Sfn
     const input = parseTaskInput(runInputSchema, event, 'Prepare');
     const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: input.bucket, key: input.key });
     const out = await prepareRun(
-      { store: rt.store, clock: rt.clock, logger, settings: rt.config, modelName: rt.model.modelName },
+      { ...rt, logger },
       input,
     );
     logger.info(out.action === 'extract' ? 'prepared' : out.status, {

@@ -7,8 +7,8 @@
  * failed execution's event to the dead-letter queue.
  */
 import type { Context } from 'aws-lambda';
-import { parseTaskInput, recordFailureInputSchema, type RunResult } from './core/run-contract';
-import { recordRunFailure } from './core/run-steps';
+import { parseTaskInput, recordFailureInputSchema, type RunResult } from './core/stepfunctions/contract';
+import { recordRunFailure } from './core/stepfunctions/steps';
 import { loadRuntime, once, type Runtime } from './runtime';
 
 export type SfnRecordFailureHandler = (event: unknown, context: Pick<Context, 'awsRequestId'>) => Promise<RunResult>;
@@ -19,7 +19,7 @@ export function createSfnRecordFailureHandler(getRuntime: () => Promise<Runtime>
     const rt = await getRuntime();
     const input = parseTaskInput(recordFailureInputSchema, event, 'RecordFailure');
     const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: input.run.bucket, key: input.run.key });
-    const out = await recordRunFailure({ store: rt.store, clock: rt.clock, logger, settings: rt.config, modelName: rt.model.modelName }, input);
+    const out = await recordRunFailure({ ...rt, logger }, input);
     if (out.status === 'skipped') logger.info('no failed document written', { reason: out.reason });
     return out;
   };

@@ -9,11 +9,10 @@
  * end, the dead-letter queue has it.
  */
 import type { Context } from 'aws-lambda';
-import { toErrorInfo } from './core/errors';
+import { RunStartError, toErrorInfo } from './core/errors';
 import { readEvent } from './core/events';
-import { startRunFor, type StartOutcome } from './core/run-start';
-import { once } from './core/once';
-import { loadStarterRuntime, type StarterRuntime } from './sfn-runtime';
+import { startRunFor, type StartOutcome } from './core/stepfunctions/start';
+import { loadStarterRuntime, once, type StarterRuntime } from './runtime';
 
 /** What an invocation returns (Lambda ignores it for S3's asynchronous events; tests read it). */
 export interface StartResponse {
@@ -22,11 +21,6 @@ export interface StartResponse {
 
 export type SfnStartHandler = (event: unknown, context: Pick<Context, 'awsRequestId'>) => Promise<StartResponse>;
 
-/** Thrown when at least one run could not be started, after every record was tried. */
-export class StartFailedError extends Error {
-  override name = 'StartFailedError';
-  readonly code = 'RUN_START_FAILED';
-}
 
 /** Builds the handler from a runtime factory (the real one in Lambda, a loopback server in tests). */
 export function createSfnStartHandler(getRuntime: () => Promise<StarterRuntime>): SfnStartHandler {
@@ -48,7 +42,7 @@ export function createSfnStartHandler(getRuntime: () => Promise<StarterRuntime>)
     const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
     for (const f of failures) logger.error('run not started; the event will be retried', { error: toErrorInfo(f.reason) });
     if (failures.length > 0) {
-      throw new StartFailedError(`${failures.length} run(s) could not be started: ${toErrorInfo(failures[0]!.reason).message}`, {
+      throw new RunStartError(`${failures.length} run(s) could not be started: ${toErrorInfo(failures[0]!.reason).message}`, {
         cause: failures[0]!.reason,
       });
     }

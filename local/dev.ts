@@ -18,9 +18,10 @@ import { closeSharedPools } from '../functions/adapters/openai-chat';
 import { createS3Client } from '../functions/adapters/s3-store';
 import { loadConfig } from '../functions/config';
 import { FieldlensError } from '../functions/core/errors';
-import { slowestField, type ResultDocument } from '../functions/core/result';
+import { slowestField, type ResultDocument } from '../functions/core/document';
 import { createOnUploadHandler, type DirectResponse } from '../functions/on-upload';
-import { loadRuntime, once } from '../functions/runtime';
+import { createModelClient } from '../functions/model-client';
+import { loadModelRuntime, once } from '../functions/runtime';
 import { startLocalModelServer } from './model-server/server';
 import { s3ObjectCreatedEvent, startLocalS3, type S3NotificationEvent } from './s3-server';
 
@@ -89,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
     const client = createS3Client(env);
     stops.push(async () => client.destroy());
     await client.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
-    const handler = createOnUploadHandler(once(() => loadRuntime(env)));
+    const handler = createOnUploadHandler(once(() => loadModelRuntime(env, createModelClient, { s3Client: client })));
     stops.push(closeSharedPools);
 
     const results = await Promise.all(

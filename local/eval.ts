@@ -20,12 +20,12 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { closeSharedPools, OpenAIChatClient } from '../functions/adapters/openai-chat';
-import { createJsonLogger } from '../functions/adapters/logger';
-import { loadConfig } from '../functions/config';
-import { systemClock } from '../functions/core/clock';
+import { closeSharedPools } from '../functions/adapters/openai-chat';
 import { startDeadline } from '../functions/core/deadline';
 import { extractFields } from '../functions/core/extract';
+import { createLimit } from '../functions/core/limit';
+import { createModelClient } from '../functions/model-client';
+import { loadModelRuntime } from '../functions/runtime';
 import { prepareImage, sniffImage } from '../functions/core/image';
 import { formatTable, scoreValue, summarise } from './eval/score';
 import type { ScoredField } from './eval/score';
@@ -99,19 +99,13 @@ async function main(): Promise<number> {
     env.MODEL_NAME = local.modelName;
   }
   try {
-    const config = loadConfig(env);
+    env.LOG_LEVEL ??= 'warn';
+    const rt = await loadModelRuntime(env, createModelClient, { logWrite: (l) => void process.stderr.write(l) });
+    const { config, model, clock } = rt;
     console.log(
       `model: ${config.model.name} at ${config.model.baseUrl}${local ? ' (the offline local model)' : ''}; ` +
         `${cases.length} images, ${config.fields.length} fields, response format ${config.model.responseFormat}\n`,
     );
-    const model = new OpenAIChatClient({
-      baseUrl: config.model.baseUrl,
-      model: config.model.name,
-      ...(config.model.apiKey ? { apiKey: config.model.apiKey } : {}),
-      responseFormat: config.model.responseFormat,
-      connections: config.model.maxConcurrency,
-    });
-    const logger = createJsonLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, write: (l) => void process.stderr.write(l) });
 
     const startedAt = new Date();
     const cells: ScoredField[] = [];
@@ -125,7 +119,7 @@ async function main(): Promise<number> {
         continue;
       }
       // Generous: every attempt of a field may time out and be retried.
-      const deadline = startDeadline(config.model.timeoutMs * (config.model.maxRetries + 2), systemClock);
+      const deadline = startDeadline(config.model.timeoutMs * (config.model.maxRetries + 2), clock);
       const started = performance.now();
       const outcomes = await extractFields({
         image: prepareImage(bytes, mime),
@@ -133,12 +127,10 @@ async function main(): Promise<number> {
         model,
         deadline: deadline.signal,
         deadlineAt: deadline.at,
-        concurrency: config.model.maxConcurrency,
-        timeoutMs: config.model.timeoutMs,
-        maxRetries: config.model.maxRetries,
-        maxTokens: config.model.maxTokens,
-        clock: systemClock,
-        logger: logger.child({ image: rel }),
+        limit: createLimit(config.model.maxConcurrency),
+        ...rt.modelSettings,
+        clock,
+        logger: rt.logger.child({ image: rel }),
       }).finally(() => deadline.dispose());
       const durationMs = Math.round(performance.now() - started);
 

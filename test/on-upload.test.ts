@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { DEFAULT_LABEL_FIELDS } from '../functions/core/fields';
-import { resultDocumentSchema } from '../functions/core/result';
+import { resultDocumentSchema } from '../functions/core/document';
 import type { DirectResponse } from '../functions/on-upload';
 import { answerByField } from './support/openai-test-server';
 import { BUCKET, LABEL_ANSWERS, labelHandler, lambdaContext, sqsEvent, startRig, TINY_PNG, type Rig } from './support/harness';

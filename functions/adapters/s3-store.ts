@@ -14,7 +14,7 @@ import {
   S3ServiceException,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { ErrorCode, InputRejectedError } from '../core/errors';
+import { ErrorCode, InputRejectedError, ObjectReadError, ResultWriteError } from '../core/errors';
 import { unquote } from '../core/events';
 import type { ObjectInfo, ObjectRef, ObjectStore, ReadOptions } from '../core/ports';
 
@@ -68,7 +68,7 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       if (isMissing(err)) return undefined;
       if (options.forbiddenMeansAbsent && isForbidden(err)) return undefined;
-      throw err;
+      throw readFailed(ref, err);
     }
   }
 
@@ -85,7 +85,7 @@ export class S3ObjectStore implements ObjectStore {
       );
     } catch (err) {
       if (isMissing(err)) return undefined;
-      throw err;
+      throw readFailed(ref, err);
     }
     const stream = out.Body as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
     const declared = out.ContentLength ?? 0;
@@ -110,16 +110,29 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async putJson(ref: ObjectRef, value: unknown, metadata: Readonly<Record<string, string>>): Promise<void> {
-    await this.#s3.send(
-      new PutObjectCommand({
-        Bucket: ref.bucket,
-        Key: ref.key,
-        Body: JSON.stringify(value, null, 2),
-        ContentType: 'application/json; charset=utf-8',
-        Metadata: { ...metadata },
-      }),
-    );
+    try {
+      await this.#s3.send(
+        new PutObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          Body: JSON.stringify(value, null, 2),
+          ContentType: 'application/json; charset=utf-8',
+          Metadata: { ...metadata },
+        }),
+      );
+    } catch (err) {
+      throw new ResultWriteError(`cannot write s3://${ref.bucket}/${ref.key}: ${describe(err)}`, { cause: err });
+    }
   }
+}
+
+function readFailed(ref: ObjectRef, err: unknown): ObjectReadError {
+  return new ObjectReadError(`cannot read s3://${ref.bucket}/${ref.key}: ${describe(err)}`, { cause: err });
+}
+
+function describe(err: unknown): string {
+  if (err instanceof S3ServiceException) return `${err.name} (HTTP ${err.$metadata?.httpStatusCode ?? '?'})`;
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
 function tooLarge(bytes: number, max: number): InputRejectedError {

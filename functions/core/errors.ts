@@ -55,6 +55,14 @@ export const ErrorCode = {
   TASK_FAILED: 'TASK_FAILED',
   /** A result document could not be written: the invocation fails so the event is retried. */
   RESULT_WRITE_FAILED: 'RESULT_WRITE_FAILED',
+  /**
+   * An object (the image, or an earlier result's metadata) could not be read
+   * for a reason other than its absence (permissions, throttling, a broken
+   * connection): the invocation fails so the event is retried.
+   */
+  OBJECT_READ_FAILED: 'OBJECT_READ_FAILED',
+  /** The Step Functions starter could not start a run: the invocation fails so the event is retried. */
+  RUN_START_FAILED: 'RUN_START_FAILED',
   /** Something failed that has no more specific code. */
   INTERNAL: 'INTERNAL',
 } as const;
@@ -178,6 +186,39 @@ export class ResultWriteError extends FieldlensError {
   override name = 'ResultWriteError';
   constructor(message: string, options: FieldlensErrorOptions = {}) {
     super(ErrorCode.RESULT_WRITE_FAILED, message, options);
+  }
+}
+
+/**
+ * An object could not be read for a reason other than its absence. It fails
+ * the invocation on purpose, like {@link ResultWriteError}.
+ */
+export class ObjectReadError extends FieldlensError {
+  override name = 'ObjectReadError';
+  constructor(message: string, options: FieldlensErrorOptions = {}) {
+    super(ErrorCode.OBJECT_READ_FAILED, message, options);
+  }
+}
+
+/** The starter could not start one or more runs; Lambda retries the event. */
+export class RunStartError extends FieldlensError {
+  override name = 'RunStartError';
+  constructor(message: string, options: FieldlensErrorOptions = {}) {
+    super(ErrorCode.RUN_START_FAILED, message, options);
+  }
+}
+
+/**
+ * Some records of an invocation could not be finished. It carries the code
+ * of the first failure (a failed read stays `OBJECT_READ_FAILED`, a failed
+ * write `RESULT_WRITE_FAILED`), so the logs and the dead-letter queue say
+ * what actually went wrong.
+ */
+export class RecordsFailedError extends FieldlensError {
+  override name = 'RecordsFailedError';
+  constructor(failures: readonly unknown[]) {
+    const first = toErrorInfo(failures[0]);
+    super(first.code, `${failures.length} record(s) could not be finished: ${first.message}`, { cause: failures[0] });
   }
 }
 

@@ -8,12 +8,13 @@
 import { answerJsonSchema, parseAnswer, reaskTurns, SYSTEM_PROMPT } from './answer';
 import { AnswerError, ErrorCode, FieldlensError, ModelError, toErrorInfo } from './errors';
 import type { FieldSet, FieldSpec } from './fields';
-import { createLimit, type Limit } from './limit';
+import type { Limit } from './limit';
 import type { ChatTurn, Clock, ImagePayload, Logger, ModelClient, ModelReply } from './ports';
-import type { FieldOutcome, Usage } from './result';
+import type { FieldOutcome, Usage } from './document';
 import { decideRetry } from './retry';
+import type { ModelSettings } from './settings';
 
-export interface ExtractOptions {
+export interface ExtractOptions extends ModelSettings {
   readonly image: ImagePayload;
   readonly fields: FieldSet;
   readonly model: ModelClient;
@@ -21,18 +22,12 @@ export interface ExtractOptions {
   readonly deadline: AbortSignal;
   /** When the deadline's signal fires, in the clock's epoch milliseconds. */
   readonly deadlineAt: number;
-  /** Most requests in flight at once. @default the number of fields */
-  readonly concurrency?: number;
   /**
-   * A gate shared with other images of the same invocation, so the cap holds
-   * for the invocation as a whole; replaces `concurrency` when given.
+   * The invocation's request gate: every request of this image (and of the
+   * other images of the same invocation) passes through it, so the cap holds
+   * for the invocation as a whole.
    */
-  readonly limit?: Limit;
-  /** One attempt's limit. */
-  readonly timeoutMs: number;
-  /** Transport retries per field. */
-  readonly maxRetries: number;
-  readonly maxTokens: number;
+  readonly limit: Limit;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Source of jitter; injectable for tests. @default Math.random */
@@ -45,19 +40,18 @@ export interface ExtractOptions {
  * @example
  * ```ts
  * const outcomes = await extractFields({ image, fields, model, deadline: d.signal, deadlineAt: d.at,
- *   timeoutMs: 60_000, maxRetries: 3, maxTokens: 1024, clock: systemClock, logger });
+ *   limit: createLimit(5), timeoutMs: 60_000, maxRetries: 3, maxTokens: 1024, clock: systemClock, logger });
  * ```
  */
 export async function extractFields(options: ExtractOptions): Promise<FieldOutcome[]> {
-  const limit = options.limit ?? createLimit(Math.max(1, options.concurrency ?? options.fields.length));
-  return Promise.all(options.fields.map((field) => limit(() => extractField(field, options))));
+  return Promise.all(options.fields.map((field) => options.limit(() => extractField(field, options))));
 }
 
 /**
  * One field, start to finish: transport retries with backoff, one re-ask on
  * an invalid answer, usage summed over every attempt.
  */
-export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fields'>): Promise<FieldOutcome> {
+export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fields' | 'limit'>): Promise<FieldOutcome> {
   const started = o.clock.now();
   const random = o.random ?? Math.random;
   const usage: Usage = { promptTokens: 0, completionTokens: 0 };

@@ -2,6 +2,7 @@
  * Recognising an image by its bytes (never its name or declared type) and
  * preparing it once for every field's request.
  */
+import { ErrorCode, InputRejectedError } from './errors';
 import type { ImageMime, ImagePayload } from './ports';
 
 /** Bytes needed to recognise every supported format. */
@@ -27,4 +28,12 @@ export function sniffImage(head: Uint8Array): ImageMime | undefined {
  */
 export function prepareImage(bytes: Buffer, mime: ImageMime): ImagePayload {
   return Object.freeze({ mime, bytes: bytes.length, base64: Buffer.from(bytes.toString('base64'), 'latin1') });
+}
+
+/** The error when an object's bytes are not a supported image. */
+export function notImageError(declared: string | undefined): InputRejectedError {
+  return new InputRejectedError(
+    ErrorCode.INPUT_NOT_IMAGE,
+    `the object is not a JPEG, PNG, WebP or GIF image by its content${declared ? ` (declared ${declared})` : ''}`,
+  );
 }

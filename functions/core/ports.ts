@@ -4,7 +4,7 @@
  * Nothing here imports an SDK.
  */
 import type { JsonSchema } from './fields';
-import type { Usage } from './result';
+import type { Usage } from './document';
 
 /** Image formats fieldlens accepts, recognised by their bytes. */
 export type ImageMime = 'image/jpeg' | 'image/png' | 'image/webp' | 'image/gif';

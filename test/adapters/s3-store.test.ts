@@ -75,7 +75,7 @@ describe('S3ObjectStore against s3rver', () => {
   });
 
   it('fails to write into a bucket that does not exist', async () => {
-    await expect(store.putJson({ bucket: 'no-such-bucket', key: 'x.json' }, {}, {})).rejects.toThrow();
+    await expect(store.putJson({ bucket: 'no-such-bucket', key: 'x.json' }, {}, {})).rejects.toMatchObject({ code: 'RESULT_WRITE_FAILED' });
   });
 });
 
@@ -106,10 +106,12 @@ describe('S3ObjectStore and 403 for a missing key', () => {
 
   it('lets a 403 on the source through as an error, so a permission problem is never taken for a deleted image', async () => {
     await expect(store.head({ bucket: BUCKET, key: 'incoming/a.png' })).rejects.toMatchObject({
-      $metadata: { httpStatusCode: 403 },
+      code: 'OBJECT_READ_FAILED',
+      cause: { $metadata: { httpStatusCode: 403 } },
     });
     await expect(store.read({ bucket: BUCKET, key: 'incoming/a.png' }, { maxBytes: 10 })).rejects.toMatchObject({
-      $metadata: { httpStatusCode: 403 },
+      code: 'OBJECT_READ_FAILED',
+      cause: { $metadata: { httpStatusCode: 403 } },
     });
   });
 });

@@ -5,7 +5,7 @@ import { extractFields, type ExtractOptions } from '../../functions/core/extract
 import { parseFieldSet, type FieldSet } from '../../functions/core/fields';
 import { createLimit } from '../../functions/core/limit';
 import type { Clock, ModelReply } from '../../functions/core/ports';
-import type { FieldOutcome } from '../../functions/core/result';
+import type { FieldOutcome } from '../../functions/core/document';
 import {
   aField,
   anImage,
@@ -44,6 +44,7 @@ function aHarness(
     model,
     deadline: controller.signal,
     deadlineAt: clock.now() + 600_000,
+    limit: createLimit(Infinity),
     timeoutMs: 60_000,
     maxRetries: 3,
     maxTokens: 1024,
@@ -107,7 +108,7 @@ describe('extractFields: fan-out', () => {
     const gates = Array.from({ length: 6 }, () => deferred());
     const counter = inFlightCounter();
     let next = 0;
-    const { options } = aHarness({}, { fields: stringFields(6), concurrency: 2 }, counter.step(() => gates[next++]!.promise));
+    const { options } = aHarness({}, { fields: stringFields(6), limit: createLimit(2) }, counter.step(() => gates[next++]!.promise));
 
     // Act
     const running = extractFields(options);
@@ -125,13 +126,13 @@ describe('extractFields: fan-out', () => {
     expect(outcomes).toHaveLength(6);
   });
 
-  it('honours a shared limit instead of its own concurrency', async () => {
+  it('shares one limit across the images of an invocation', async () => {
     // Prepare: two images of one invocation share a gate of 3
     const limit = createLimit(3);
     const gate = deferred();
     const counter = inFlightCounter();
-    const a = aHarness({}, { fields: stringFields(4), concurrency: 4, limit }, counter.step(gate.promise));
-    const b = aHarness({}, { fields: stringFields(4), concurrency: 4, limit }, counter.step(gate.promise));
+    const a = aHarness({}, { fields: stringFields(4), limit }, counter.step(gate.promise));
+    const b = aHarness({}, { fields: stringFields(4), limit }, counter.step(gate.promise));
 
     // Act
     const running = Promise.all([extractFields(a.options), extractFields(b.options)]);

@@ -13,17 +13,19 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeSharedPools, OpenAIChatClient } from '../../functions/adapters/openai-chat';
-import { createS3Client, S3ObjectStore } from '../../functions/adapters/s3-store';
-import { loadConfig } from '../../functions/config';
+import { createS3Client } from '../../functions/adapters/s3-store';
 import { answerJsonSchema, SYSTEM_PROMPT } from '../../functions/core/answer';
 import { systemClock } from '../../functions/core/clock';
 import { extractFields } from '../../functions/core/extract';
 import { DEFAULT_LABEL_FIELDS } from '../../functions/core/fields';
 import { prepareImage } from '../../functions/core/image';
+import { createLimit } from '../../functions/core/limit';
 import type { Logger } from '../../functions/core/ports';
-import { resultDocumentSchema } from '../../functions/core/result';
-import type { ResultDocument } from '../../functions/core/result';
+import { resultDocumentSchema } from '../../functions/core/document';
+import type { ResultDocument } from '../../functions/core/document';
+import { createModelClient } from '../../functions/model-client';
 import { createOnUploadHandler } from '../../functions/on-upload';
+import { loadModelRuntime } from '../../functions/runtime';
 import { s3ObjectCreatedEvent, startLocalS3 } from '../../local/s3-server';
 import { startLocalModelServer } from '../../local/model-server/server';
 import type { LocalModelServer } from '../../local/model-server/server';
@@ -97,6 +99,7 @@ describe('local model server with real OCR', () => {
       model: new OpenAIChatClient({ baseUrl: server.baseUrl, model: server.modelName }),
       deadline,
       deadlineAt: Date.now() + 50_000,
+      limit: createLimit(DEFAULT_LABEL_FIELDS.length),
       timeoutMs: 30_000,
       maxRetries: 0,
       maxTokens: 1024,
@@ -125,14 +128,12 @@ describe('the on-upload handler with the local model and s3rver', () => {
       },
     );
     try {
-      const config = loadConfig({ MODEL_BASE_URL: server.baseUrl, MODEL_NAME: server.modelName, DEADLINE_MARGIN_MS: '1000' });
-      const handler = createOnUploadHandler(async () => ({
-        config,
-        store: new S3ObjectStore(client),
-        model: new OpenAIChatClient({ baseUrl: config.model.baseUrl, model: config.model.name }),
-        clock: systemClock,
-        logger: silent,
-      }));
+      const runtime = loadModelRuntime(
+        { MODEL_BASE_URL: server.baseUrl, MODEL_NAME: server.modelName, DEADLINE_MARGIN_MS: '1000', LOG_LEVEL: 'error' },
+        createModelClient,
+        { s3Client: client, logWrite: () => {} },
+      );
+      const handler = createOnUploadHandler(() => runtime);
       const ids = ['zh-methanol', 'en-sodium-hydroxide'];
       const records = [];
       for (const id of ids) {

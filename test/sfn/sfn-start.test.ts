@@ -6,9 +6,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createJsonLogger } from '../../functions/adapters/logger';
 import { createSfnClient, SfnExecutionStarter } from '../../functions/adapters/sfn-starter';
-import { executionNameFor } from '../../functions/core/execution-name';
-import { createSfnStartHandler, StartFailedError, type SfnStartHandler } from '../../functions/sfn-start';
-import { loadStarterConfig, loadStarterRuntime, type StarterRuntime } from '../../functions/sfn-runtime';
+import { executionNameFor } from '../../functions/core/stepfunctions/execution-name';
+import { RunStartError } from '../../functions/core/errors';
+import { createSfnStartHandler, type SfnStartHandler } from '../../functions/sfn-start';
+import { loadStarterConfig } from '../../functions/config';
+import { loadStarterRuntime, type StarterRuntime } from '../../functions/runtime';
 import { s3ObjectCreatedEvent, type S3NotificationEvent } from '../../local/s3-server';
 import { BUCKET, lambdaContext, TINY_PNG } from '../support/harness';
 import { answerByField } from '../support/openai-test-server';
@@ -121,7 +123,7 @@ describe('sfn-start: one run per object version', () => {
     const act = starterWith(server)(event, lambdaContext());
 
     // Assess
-    await expect(act).rejects.toThrow(StartFailedError);
+    await expect(act).rejects.toThrow(RunStartError);
     await expect(act).rejects.toThrow(/1 run\(s\) could not be started: not allowed/);
     expect(server.executions.some((e) => (e.input as { key: string }).key === 'incoming/allowed.png')).toBe(true);
     expect(logLines.some((l) => l.includes('run not started; the event will be retried'))).toBe(true);

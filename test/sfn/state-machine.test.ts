@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readEvent } from '../../functions/core/events';
 import { DEFAULT_LABEL_FIELDS } from '../../functions/core/fields';
-import type { ResultDocument } from '../../functions/core/result';
-import { resultDocumentSchema } from '../../functions/core/result';
-import type { RunInput } from '../../functions/core/run-contract';
+import type { ResultDocument } from '../../functions/core/document';
+import { resultDocumentSchema } from '../../functions/core/document';
+import type { RunInput } from '../../functions/core/stepfunctions/contract';
 import { SFN_STATES } from '../../infra/constructs/stepfunctions-pipeline';
 import { BUCKET, LABEL_ANSWERS, labelHandler, lambdaContext, TINY_PNG } from '../support/harness';
 import type { S3NotificationEvent } from '../../local/s3-server';

@@ -8,14 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Pool } from 'undici';
-import { OpenAIChatClient } from '../../functions/adapters/openai-chat';
-import { createJsonLogger } from '../../functions/adapters/logger';
-import { createS3Client, S3ObjectStore } from '../../functions/adapters/s3-store';
-import { loadConfig } from '../../functions/config';
-import { systemClock } from '../../functions/core/clock';
-import type { ResultDocument } from '../../functions/core/result';
+import { createS3Client } from '../../functions/adapters/s3-store';
+import type { ResultDocument } from '../../functions/core/document';
+import { createModelClient } from '../../functions/model-client';
 import { createOnUploadHandler, type HandlerContext, type OnUploadHandler } from '../../functions/on-upload';
-import type { Runtime } from '../../functions/runtime';
+import { loadModelRuntime, once, type ModelClientFactory } from '../../functions/runtime';
 import { s3ObjectCreatedEvent, startLocalS3, type LocalS3, type S3NotificationEvent } from '../../local/s3-server';
 import {
   answerByField,
@@ -93,30 +90,17 @@ export async function startRig(options: { model?: TestServerOptions; buckets?: s
   const pools: Pool[] = [];
   const logLines: string[] = [];
 
-  const handlerWith = (extra: Record<string, string> = {}): OnUploadHandler => {
-    const config = loadConfig({
-      MODEL_BASE_URL: model.baseUrl,
-      MODEL_NAME: 'test-model',
-      DEADLINE_MARGIN_MS: '500',
-      LOG_LEVEL: 'debug',
-      ...extra,
-    });
+  // Each handler gets its own pool, so `close` can end every connection.
+  const pooledModel: ModelClientFactory = (config) => {
     const pool = new Pool(new URL(config.model.baseUrl).origin, { connections: config.model.maxConcurrency });
     pools.push(pool);
-    const runtime: Runtime = {
-      config,
-      store: new S3ObjectStore(client),
-      model: new OpenAIChatClient({
-        baseUrl: config.model.baseUrl,
-        model: config.model.name,
-        responseFormat: config.model.responseFormat,
-        dispatcher: pool,
-        ...(config.model.apiKey ? { apiKey: config.model.apiKey } : {}),
-      }),
-      clock: systemClock,
-      logger: createJsonLogger({ level: 'debug', write: (l) => void logLines.push(l) }),
-    };
-    return createOnUploadHandler(async () => runtime);
+    return createModelClient(config, { dispatcher: pool });
+  };
+  const handlerWith = (extra: Record<string, string> = {}): OnUploadHandler => {
+    const env = { MODEL_BASE_URL: model.baseUrl, MODEL_NAME: 'test-model', DEADLINE_MARGIN_MS: '500', LOG_LEVEL: 'debug', ...extra };
+    return createOnUploadHandler(
+      once(() => loadModelRuntime(env, pooledModel, { s3Client: client, logWrite: (l) => void logLines.push(l) })),
+    );
   };
 
   return {

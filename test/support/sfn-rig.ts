@@ -5,12 +5,8 @@
  * aws-local-stepfunctions with its tasks bound to the real handlers.
  */
 import { Pool } from 'undici';
-import { OpenAIChatClient } from '../../functions/adapters/openai-chat';
-import { createJsonLogger } from '../../functions/adapters/logger';
-import { S3ObjectStore } from '../../functions/adapters/s3-store';
-import { loadConfig } from '../../functions/config';
-import { systemClock } from '../../functions/core/clock';
-import type { Runtime } from '../../functions/runtime';
+import { createModelClient } from '../../functions/model-client';
+import { loadModelRuntime, loadRuntime, once, type RuntimeParts } from '../../functions/runtime';
 import { createSfnExtractFieldHandler } from '../../functions/sfn-extract-field';
 import { createSfnMergeHandler } from '../../functions/sfn-merge';
 import { createSfnPrepareHandler } from '../../functions/sfn-prepare';
@@ -44,8 +40,8 @@ export async function startSfnRig(options: { model?: TestServerOptions; buckets?
   const pools: Pool[] = [];
   const machines = new Map<string, SynthesizedStateMachine & { pipeline: StepFunctionsPipeline }>();
 
-  const runtimeWith = (extra: Record<string, string>): Runtime => {
-    const config = loadConfig({
+  const handlersWith = (extra: Record<string, string> = {}): TaskHandlers => {
+    const env = {
       MODEL_BASE_URL: rig.model.baseUrl,
       MODEL_NAME: 'test-model',
       DEADLINE_MARGIN_MS: '500',
@@ -53,28 +49,23 @@ export async function startSfnRig(options: { model?: TestServerOptions; buckets?
       // As the stack sets it for ExtractField: one request per invocation.
       MODEL_MAX_CONCURRENCY: '1',
       ...extra,
-    });
-    const pool = new Pool(new URL(config.model.baseUrl).origin, { connections: 4 });
-    pools.push(pool);
-    return {
-      config,
-      store: new S3ObjectStore(rig.client),
-      model: new OpenAIChatClient({
-        baseUrl: config.model.baseUrl,
-        model: config.model.name,
-        responseFormat: config.model.responseFormat,
-        dispatcher: pool,
-      }),
-      clock: systemClock,
-      logger: createJsonLogger({ level: 'debug', write: (l) => void rig.logLines.push(l) }),
     };
-  };
-
-  const handlersWith = (extra: Record<string, string> = {}): TaskHandlers => {
-    const runtime = runtimeWith(extra);
-    const get = async () => runtime;
+    const parts: RuntimeParts = { s3Client: rig.client, logWrite: (l) => void rig.logLines.push(l) };
+    // The tasks that ask no model get the runtime Lambda gives them: no model client.
+    const get = once(() => loadRuntime(env, parts));
+    const getWithModel = once(() =>
+      loadModelRuntime(
+        env,
+        (config) => {
+          const pool = new Pool(new URL(config.model.baseUrl).origin, { connections: 4 });
+          pools.push(pool);
+          return createModelClient(config, { dispatcher: pool });
+        },
+        parts,
+      ),
+    );
     const prepare = createSfnPrepareHandler(get);
-    const extractField = createSfnExtractFieldHandler(get);
+    const extractField = createSfnExtractFieldHandler(getWithModel);
     const merge = createSfnMergeHandler(get);
     const recordFailure = createSfnRecordFailureHandler(get);
     return {

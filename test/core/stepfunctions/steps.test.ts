@@ -3,13 +3,16 @@
  * direct mode, split into steps.
  */
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, FieldSetError } from '../../functions/core/errors';
-import { SNIFF_BYTES } from '../../functions/core/image';
-import { processObject, SOURCE_ETAG_METADATA, type PipelineDeps, type PipelineSettings } from '../../functions/core/pipeline';
-import type { ResultDocument } from '../../functions/core/result';
-import type { FieldTaskResult, PreparedRun } from '../../functions/core/run-contract';
-import { extractFieldRun, mergeRun, prepareRun, recordRunFailure, taskFailureInfo, type StepDeps } from '../../functions/core/run-steps';
-import { aReply, FakeClock, FakeModel, finalError, memoryLogger, MemoryStore, PNG_BYTES, stringFields } from '../core/fakes';
+import { ErrorCode, FieldSetError } from '../../../functions/core/errors';
+import { SNIFF_BYTES } from '../../../functions/core/image';
+import { createLimit } from '../../../functions/core/limit';
+import { processObject, type DirectDeps } from '../../../functions/core/direct';
+import { SOURCE_ETAG_METADATA } from '../../../functions/core/result-writer';
+import { type PipelineSettings } from '../../../functions/core/settings';
+import type { ResultDocument } from '../../../functions/core/document';
+import type { FieldTaskResult, PreparedRun } from '../../../functions/core/stepfunctions/contract';
+import { extractFieldRun, mergeRun, prepareRun, recordRunFailure, taskFailureInfo, type StepDeps } from '../../../functions/core/stepfunctions/steps';
+import { aReply, FakeClock, FakeModel, finalError, memoryLogger, MemoryStore, PNG_BYTES, stringFields } from '../fakes';
 
 const BUCKET = 'labels';
 const forever = { signal: new AbortController().signal, at: Number.MAX_SAFE_INTEGER };
@@ -17,13 +20,14 @@ const forever = { signal: new AbortController().signal, at: Number.MAX_SAFE_INTE
 function aWorld(settings: Partial<PipelineSettings> = {}, model = new FakeModel()) {
   const store = new MemoryStore();
   const clock = new FakeClock();
-  const full: PipelineDeps = {
+  const full: DirectDeps = {
     store,
     model,
     clock,
+    limit: createLimit(Infinity),
     logger: memoryLogger(),
     settings: { fields: stringFields(3), inputPrefix: 'incoming/', outputPrefix: 'results/', maxImageBytes: 1024, ...settings },
-    modelSettings: { concurrency: 3, timeoutMs: 60_000, maxRetries: 2, maxTokens: 256 },
+    modelSettings: { timeoutMs: 60_000, maxRetries: 2, maxTokens: 256 },
   };
   const steps: StepDeps = { ...full, modelName: model.modelName };
   return { store, model, clock, full, steps };

@@ -9,10 +9,10 @@
  * never image bytes: Step Functions limits a state's data to 256 KiB.
  */
 import * as z from 'zod';
-import { ErrorCode, FieldlensError } from './errors';
-import type { SkipReason } from './pipeline';
-import type { ObjectRef } from './ports';
-import type { FieldOutcome, SourceRef } from './result';
+import type { FieldOutcome, SourceRef } from '../document';
+import { ErrorCode, FieldlensError } from '../errors';
+import type { SkipReason } from '../keys';
+import type { ObjectRef } from '../ports';
 
 const objectRefSchema = z.object({ bucket: z.string().min(1), key: z.string().min(1) });
 

@@ -3,11 +3,12 @@
  * object version, start it. A duplicate event finds the name taken and
  * starts nothing.
  */
-import type { S3ObjectEvent } from './events';
+import type { S3ObjectEvent } from '../events';
+import { keyGuard, type SkipReason } from '../keys';
+import type { ExecutionStarter, Logger } from '../ports';
+import type { PipelineSettings } from '../settings';
+import type { RunInput } from './contract';
 import { executionNameFor } from './execution-name';
-import { keyGuard, type PipelineSettings, type SkipReason } from './pipeline';
-import type { ExecutionStarter, Logger } from './ports';
-import type { RunInput } from './run-contract';
 
 /** What the starter needs. */
 export interface StartDeps {

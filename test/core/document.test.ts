@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../functions/core/errors';
-import {
-  failedResult,
-  mergeResult,
-  rejectedResult,
-  resultDocumentSchema,
-  resultKeyFor,
-  RESULT_VERSION,
-  slowestField,
-  type DocumentFrame,
-  type FieldOutcome,
-} from '../../functions/core/result';
+import { failedResult, mergeResult, rejectedResult, resultDocumentSchema, RESULT_VERSION, slowestField, type DocumentFrame, type FieldOutcome } from '../../functions/core/document';
+import { resultKeyFor } from '../../functions/core/keys';
 
 function aFrame(overrides: Partial<DocumentFrame> = {}): DocumentFrame {
   return {

@@ -1,15 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, FieldlensError, InputRejectedError, ObjectNotFoundError } from '../../functions/core/errors';
-import {
-  admit,
-  keyGuard,
-  processObject,
-  resultRefFor,
-  SOURCE_ETAG_METADATA,
-  type PipelineDeps,
-  type PipelineSettings,
-} from '../../functions/core/pipeline';
-import type { ResultDocument } from '../../functions/core/result';
+import { admit } from '../../functions/core/admission';
+import { keyGuard, resultRefFor } from '../../functions/core/keys';
+import { createLimit } from '../../functions/core/limit';
+import { processObject, type DirectDeps } from '../../functions/core/direct';
+import { SOURCE_ETAG_METADATA } from '../../functions/core/result-writer';
+import { type PipelineSettings } from '../../functions/core/settings';
+import type { ResultDocument } from '../../functions/core/document';
 import { FakeClock, FakeModel, finalError, JPEG_BYTES, memoryLogger, MemoryStore, PNG_BYTES, stringFields } from './fakes';
 
 const BUCKET = 'labels';
@@ -27,7 +24,7 @@ function someSettings(overrides: Partial<PipelineSettings> = {}): PipelineSettin
 interface World {
   store: MemoryStore;
   model: FakeModel;
-  deps: PipelineDeps;
+  deps: DirectDeps;
   deadline: { signal: AbortSignal; at: number };
 }
 
@@ -35,13 +32,14 @@ function aWorld(overrides: { settings?: Partial<PipelineSettings>; model?: FakeM
   const store = new MemoryStore();
   const model = overrides.model ?? new FakeModel();
   const clock = new FakeClock();
-  const deps: PipelineDeps = {
+  const deps: DirectDeps = {
     store,
     model,
     clock,
+    limit: createLimit(2),
     logger: memoryLogger(),
     settings: someSettings(overrides.settings),
-    modelSettings: { concurrency: 2, timeoutMs: 60_000, maxRetries: 3, maxTokens: 1024 },
+    modelSettings: { timeoutMs: 60_000, maxRetries: 3, maxTokens: 1024 },
   };
   return { store, model, deps, deadline: { signal: new AbortController().signal, at: clock.now() + 600_000 } };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EXECUTION_NAME_MAX_LENGTH, executionNameFor } from '../../functions/core/execution-name';
+import { EXECUTION_NAME_MAX_LENGTH, executionNameFor } from '../../../functions/core/stepfunctions/execution-name';
 
 const ETAG = '9b2cf535f27731c974343645a3985328';
 const ALLOWED = /^[A-Za-z0-9_-]+$/;

@@ -2,25 +2,19 @@
  * The direct mode's job split into Step Functions tasks: Prepare (guard,
  * idempotency, rejection), ExtractField (one field), Merge (one document),
  * RecordFailure (the document when a task broke). Each step reuses the
- * pipeline's own pieces (`admit`, `extractField`, `mergeResult`,
+ * direct mode's own pieces (`admit`, `extractField`, `mergeResult`,
  * `writeResult`), so both modes write the same document for the same image
  * and the same answers.
  */
-import { ErrorCode, FieldlensError, FieldSetError, InputRejectedError, ObjectNotFoundError, toErrorInfo } from './errors';
-import { extractField } from './extract';
-import { prepareImage, sniffImage, SNIFF_BYTES } from './image';
-import {
-  admit,
-  keyGuard,
-  notImageError,
-  resultRefFor,
-  SOURCE_ETAG_METADATA,
-  sourceOf,
-  writeResult,
-  type PipelineDeps,
-} from './pipeline';
-import type { ObjectRef } from './ports';
-import { failedResult, mergeResult, rejectedResult, type ErrorInfo, type FieldOutcome } from './result';
+import { admit } from '../admission';
+import { failedResult, mergeResult, rejectedResult, sourceOf, type ErrorInfo, type FieldOutcome } from '../document';
+import { ErrorCode, FieldlensError, FieldSetError, InputRejectedError, ObjectNotFoundError, toErrorInfo } from '../errors';
+import { extractField } from '../extract';
+import { notImageError, prepareImage, sniffImage, SNIFF_BYTES } from '../image';
+import { keyGuard, resultRefFor } from '../keys';
+import type { Clock, Logger, ModelClient, ObjectRef, ObjectStore } from '../ports';
+import { SOURCE_ETAG_METADATA, writeResult } from '../result-writer';
+import type { ModelSettings, PipelineSettings } from '../settings';
 import type {
   ExtractFieldInput,
   FieldTaskResult,
@@ -30,13 +24,27 @@ import type {
   RunInput,
   RunResult,
   TaskError,
-} from './run-contract';
+} from './contract';
 
 /** What the tasks that touch no model need. */
-export type StepDeps = Pick<PipelineDeps, 'store' | 'clock' | 'logger' | 'settings'> & {
+export interface StepDeps {
+  readonly store: ObjectStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly settings: PipelineSettings;
   /** Recorded in every document. */
   readonly modelName: string;
-};
+}
+
+/** What ExtractField needs: the model and its settings besides the store. */
+export interface ExtractStepDeps {
+  readonly store: ObjectStore;
+  readonly model: ModelClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly settings: PipelineSettings;
+  readonly modelSettings: ModelSettings;
+}
 
 /** Longest error message kept from a task failure; a Lambda's Cause can carry a whole stack trace. */
 const MAX_TASK_MESSAGE = 1000;
@@ -93,7 +101,7 @@ export async function prepareRun(deps: StepDeps, input: RunInput): Promise<Prepa
  *   functions were deployed with different field sets).
  */
 export async function extractFieldRun(
-  deps: Pick<PipelineDeps, 'store' | 'model' | 'clock' | 'logger' | 'settings' | 'modelSettings'>,
+  deps: ExtractStepDeps,
   input: ExtractFieldInput,
   deadline: { readonly signal: AbortSignal; readonly at: number },
 ): Promise<FieldOutcome> {
@@ -114,15 +122,12 @@ export async function extractFieldRun(
   }
   const mime = sniffImage(body.subarray(0, SNIFF_BYTES));
   if (!mime) return failedOutcome(spec.name, notImageError(input.source.contentType));
-  const { modelSettings: m } = deps;
   return extractField(spec, {
     image: prepareImage(body, mime),
     model: deps.model,
     deadline: deadline.signal,
     deadlineAt: deadline.at,
-    timeoutMs: m.timeoutMs,
-    maxRetries: m.maxRetries,
-    maxTokens: m.maxTokens,
+    ...deps.modelSettings,
     clock: deps.clock,
     logger: deps.logger,
   });

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { ErrorCode } from './errors';
+import type { ImageMime, ObjectInfo } from './ports';
 
 /** Bump when a change would break a reader of version 1 documents. */
 export const RESULT_VERSION = 1 as const;
@@ -182,11 +183,14 @@ export function slowestField(doc: Pick<ResultDocument, 'fieldResults'>): { name:
   return slowest;
 }
 
-/**
- * Where a source key's result goes: the output prefix, the key without the
- * input prefix, then `.json` (`incoming/2026/a.jpg` → `results/2026/a.jpg.json`).
- */
-export function resultKeyFor(sourceKey: string, inputPrefix: string, outputPrefix: string): string {
-  const rest = sourceKey.startsWith(inputPrefix) ? sourceKey.slice(inputPrefix.length) : sourceKey;
-  return `${outputPrefix}${rest}.json`;
+/** The source part of a document, from the object's metadata (`mime`: the sniffed format, when known). */
+export function sourceOf(info: ObjectInfo, mime?: ImageMime): SourceRef {
+  const contentType = mime ?? info.contentType;
+  return {
+    bucket: info.bucket,
+    key: info.key,
+    etag: info.etag,
+    bytes: info.bytes,
+    ...(contentType ? { contentType } : {}),
+  };
 }

@@ -1,0 +1,27 @@
+/**
+ * The plain values the core runs with. The function's config
+ * (`functions/config.ts`) is parsed once per cold start and the runtime
+ * (`functions/runtime.ts`) turns it into these; the core never reads the
+ * environment itself.
+ */
+import type { FieldSet } from './fields';
+
+/** Where things are and how much is allowed. */
+export interface PipelineSettings {
+  readonly fields: FieldSet;
+  readonly inputPrefix: string;
+  readonly outputPrefix: string;
+  /** Results bucket; the source bucket when unset. */
+  readonly outputBucket?: string;
+  readonly maxImageBytes: number;
+}
+
+/** How one field's requests are made. The in-flight cap is the invocation's `Limit`, not a setting here. */
+export interface ModelSettings {
+  /** One attempt's limit. */
+  readonly timeoutMs: number;
+  /** Transport retries per field. */
+  readonly maxRetries: number;
+  /** `max_tokens` of each request. */
+  readonly maxTokens: number;
+}
