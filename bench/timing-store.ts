@@ -3,10 +3,10 @@
  * handler takes, so the benchmark can report S3 time apart from model time.
  */
 import { performance } from 'node:perf_hooks';
-import type { ObjectInfo, ObjectRef, ObjectStore, ReadOptions } from '../functions/core/ports';
+import type { ObjectInfo, ObjectRef, ObjectStore, PutOptions, ReadOptions, StoreCallOptions } from '../functions/core/ports';
 import { coveredMs } from './stats';
 
-export type StoreOp = 'head' | 'read' | 'putJson';
+export type StoreOp = 'head' | 'read' | 'putJson' | 'delete';
 
 /** One call to the store: when it started and ended (`performance.now()` ms). */
 export interface StoreCall {
@@ -38,16 +38,20 @@ export class TimingObjectStore implements ObjectStore {
     this.#inner = inner;
   }
 
-  head(ref: ObjectRef): Promise<ObjectInfo | undefined> {
-    return this.#time('head', ref, () => this.#inner.head(ref), () => undefined);
+  head(ref: ObjectRef, options?: Parameters<ObjectStore['head']>[1]): Promise<ObjectInfo | undefined> {
+    return this.#time('head', ref, () => this.#inner.head(ref, options), () => undefined);
   }
 
-  read(ref: ObjectRef, options: ReadOptions): Promise<{ info: ObjectInfo; body: Buffer } | undefined> {
+  read(ref: ObjectRef, options: ReadOptions & StoreCallOptions): Promise<{ info: ObjectInfo; body: Buffer } | undefined> {
     return this.#time('read', ref, () => this.#inner.read(ref, options), (r) => r?.body.length);
   }
 
-  putJson(ref: ObjectRef, value: unknown, metadata: Readonly<Record<string, string>>): Promise<void> {
-    return this.#time('putJson', ref, () => this.#inner.putJson(ref, value, metadata), () => undefined);
+  putJson(ref: ObjectRef, value: unknown, metadata: Readonly<Record<string, string>>, options?: PutOptions): Promise<{ etag: string }> {
+    return this.#time('putJson', ref, () => this.#inner.putJson(ref, value, metadata, options), () => undefined);
+  }
+
+  delete(ref: ObjectRef, options?: StoreCallOptions): Promise<void> {
+    return this.#time('delete', ref, () => this.#inner.delete(ref, options), () => undefined);
   }
 
   /** The calls recorded since the last {@link take}, which clears them. */

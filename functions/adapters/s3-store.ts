@@ -7,6 +7,7 @@
  * path-style addressing when it is set.
  */
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -14,9 +15,18 @@ import {
   S3ServiceException,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { ErrorCode, InputRejectedError, ObjectReadError, ResultWriteError } from '../core/errors';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ErrorCode, InputRejectedError, ObjectReadError, ResultWriteError, WriteConflictError } from '../core/errors';
 import { unquote } from '../core/events';
-import type { ObjectInfo, ObjectRef, ObjectStore, ReadOptions } from '../core/ports';
+import type { ObjectInfo, ObjectRef, ObjectStore, PutOptions, ReadOptions, StoreCallOptions } from '../core/ports';
+
+/**
+ * Limits of one S3 request. A stuck call must fail on its own well before
+ * the invocation's deadline, so the time kept back for writing the result
+ * is never eaten by a read that hangs; the SDK retries a timed-out request
+ * within the same signal.
+ */
+export const S3_TIMEOUTS = Object.freeze({ connectionMs: 3_000, requestMs: 15_000 });
 
 /**
  * An S3 client configured for fieldlens. Checksums are computed only when
@@ -31,6 +41,10 @@ export function createS3Client(
   return new S3Client({
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: S3_TIMEOUTS.connectionMs,
+      requestTimeout: S3_TIMEOUTS.requestMs,
+    }),
     ...(endpoint ? { forcePathStyle: true } : {}),
     ...overrides,
   });
@@ -54,9 +68,9 @@ export class S3ObjectStore implements ObjectStore {
     this.#s3 = s3;
   }
 
-  async head(ref: ObjectRef, options: { readonly forbiddenMeansAbsent?: boolean } = {}): Promise<ObjectInfo | undefined> {
+  async head(ref: ObjectRef, options: StoreCallOptions & { readonly forbiddenMeansAbsent?: boolean } = {}): Promise<ObjectInfo | undefined> {
     try {
-      const out = await this.#s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      const out = await this.#s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }), callOptions(options));
       return {
         bucket: ref.bucket,
         key: ref.key,
@@ -72,7 +86,7 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async read(ref: ObjectRef, options: ReadOptions): Promise<{ info: ObjectInfo; body: Buffer } | undefined> {
+  async read(ref: ObjectRef, options: ReadOptions & StoreCallOptions): Promise<{ info: ObjectInfo; body: Buffer } | undefined> {
     let out;
     try {
       out = await this.#s3.send(
@@ -82,6 +96,7 @@ export class S3ObjectStore implements ObjectStore {
           ...(options.etag ? { IfMatch: `"${options.etag}"` } : {}),
           ...(options.firstBytes ? { Range: `bytes=0-${options.firstBytes - 1}` } : {}),
         }),
+        callOptions(options),
       );
     } catch (err) {
       if (isMissing(err)) return undefined;
@@ -109,21 +124,55 @@ export class S3ObjectStore implements ObjectStore {
     };
   }
 
-  async putJson(ref: ObjectRef, value: unknown, metadata: Readonly<Record<string, string>>): Promise<void> {
+  async putJson(
+    ref: ObjectRef,
+    value: unknown,
+    metadata: Readonly<Record<string, string>>,
+    options: PutOptions = {},
+  ): Promise<{ etag: string }> {
+    const condition = options.condition;
     try {
-      await this.#s3.send(
+      const out = await this.#s3.send(
         new PutObjectCommand({
           Bucket: ref.bucket,
           Key: ref.key,
           Body: JSON.stringify(value, null, 2),
           ContentType: 'application/json; charset=utf-8',
           Metadata: { ...metadata },
+          ...(condition && 'ifNoneMatch' in condition ? { IfNoneMatch: '*' } : {}),
+          ...(condition && 'ifMatch' in condition ? { IfMatch: `"${condition.ifMatch}"` } : {}),
         }),
+        callOptions(options),
       );
+      return { etag: unquote(out.ETag ?? '') };
     } catch (err) {
+      if (condition && isConflict(err)) {
+        throw new WriteConflictError(`s3://${ref.bucket}/${ref.key} changed before this write (${describe(err)})`, { cause: err });
+      }
       throw new ResultWriteError(`cannot write s3://${ref.bucket}/${ref.key}: ${describe(err)}`, { cause: err });
     }
   }
+
+  async delete(ref: ObjectRef, options: StoreCallOptions = {}): Promise<void> {
+    try {
+      await this.#s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }), callOptions(options));
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw new ResultWriteError(`cannot delete s3://${ref.bucket}/${ref.key}: ${describe(err)}`, { cause: err });
+    }
+  }
+}
+
+/** The SDK's per-call options: the invocation's signal, when there is one. */
+function callOptions(options: StoreCallOptions): { abortSignal?: AbortSignal } {
+  return options.signal ? { abortSignal: options.signal } : {};
+}
+
+/** 412: the condition failed; 409: a concurrent conditional write to the same key won. */
+function isConflict(err: unknown): boolean {
+  if (!(err instanceof S3ServiceException)) return false;
+  const status = err.$metadata?.httpStatusCode;
+  return status === 412 || status === 409 || err.name === 'PreconditionFailed' || err.name === 'ConditionalRequestConflict';
 }
 
 function readFailed(ref: ObjectRef, err: unknown): ObjectReadError {

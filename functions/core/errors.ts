@@ -56,6 +56,12 @@ export const ErrorCode = {
   /** A result document could not be written: the invocation fails so the event is retried. */
   RESULT_WRITE_FAILED: 'RESULT_WRITE_FAILED',
   /**
+   * A conditional write found the object changed (S3's 412 Precondition
+   * Failed, or 409 for a concurrent conditional write): someone else wrote
+   * first. Never final on its own; the writer looks again and decides.
+   */
+  WRITE_CONFLICT: 'WRITE_CONFLICT',
+  /**
    * An object (the image, or an earlier result's metadata) could not be read
    * for a reason other than its absence (permissions, throttling, a broken
    * connection): the invocation fails so the event is retried.
@@ -186,6 +192,14 @@ export class ResultWriteError extends FieldlensError {
   override name = 'ResultWriteError';
   constructor(message: string, options: FieldlensErrorOptions = {}) {
     super(ErrorCode.RESULT_WRITE_FAILED, message, options);
+  }
+}
+
+/** A conditional write lost a race; the caller looks again (see {@link ErrorCode.WRITE_CONFLICT}). */
+export class WriteConflictError extends FieldlensError {
+  override name = 'WriteConflictError';
+  constructor(message: string, options: FieldlensErrorOptions = {}) {
+    super(ErrorCode.WRITE_CONFLICT, message, options);
   }
 }
 

@@ -93,6 +93,23 @@ export interface ReadOptions {
   readonly firstBytes?: number;
 }
 
+/** Every store call takes the invocation's signal: a stuck call must not eat the time kept for writing the result. */
+export interface StoreCallOptions {
+  /** Aborts the call (and its retries) when the invocation must move on. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A conditional write: only if the key is absent (`ifNoneMatch: '*'`), or
+ * only if it still has the ETag seen earlier (`ifMatch`). A failed condition
+ * throws {@link import('./errors').WriteConflictError}.
+ */
+export type WriteCondition = { readonly ifNoneMatch: '*' } | { readonly ifMatch: string };
+
+export interface PutOptions extends StoreCallOptions {
+  readonly condition?: WriteCondition;
+}
+
 /** Object storage (S3 or any S3-compatible server). */
 export interface ObjectStore {
   /**
@@ -103,11 +120,23 @@ export interface ObjectStore {
    * where a wrong "absent" only costs a recomputation (the result check);
    * never for the source, where it could hide a permission problem.
    */
-  head(ref: ObjectRef, options?: { readonly forbiddenMeansAbsent?: boolean }): Promise<ObjectInfo | undefined>;
+  head(ref: ObjectRef, options?: StoreCallOptions & { readonly forbiddenMeansAbsent?: boolean }): Promise<ObjectInfo | undefined>;
   /** The object's bytes, or `undefined` if it does not exist (or no longer has `etag`). */
-  read(ref: ObjectRef, options: ReadOptions): Promise<{ info: ObjectInfo; body: Buffer } | undefined>;
-  /** Writes a JSON document with user metadata. Throws if it cannot. */
-  putJson(ref: ObjectRef, value: unknown, metadata: Readonly<Record<string, string>>): Promise<void>;
+  read(ref: ObjectRef, options: ReadOptions & StoreCallOptions): Promise<{ info: ObjectInfo; body: Buffer } | undefined>;
+  /**
+   * Writes a JSON document with user metadata and returns its new ETag.
+   *
+   * @throws {import('./errors').WriteConflictError} when `condition` fails (S3's 412, or 409 for a concurrent conditional write).
+   * @throws {import('./errors').ResultWriteError} when it cannot write for any other reason.
+   */
+  putJson(
+    ref: ObjectRef,
+    value: unknown,
+    metadata: Readonly<Record<string, string>>,
+    options?: PutOptions,
+  ): Promise<{ readonly etag: string }>;
+  /** Deletes an object; absent is fine. */
+  delete(ref: ObjectRef, options?: StoreCallOptions): Promise<void>;
 }
 
 /** Structured logging: one JSON line per call. Never pass image bytes or secrets. */

@@ -3,7 +3,7 @@
  * clock that never waits, an in-memory object store, a logger that keeps
  * its lines. No network, no timers unless a test asks for them.
  */
-import { ModelError, ErrorCode } from '../../functions/core/errors';
+import { ModelError, ErrorCode, WriteConflictError } from '../../functions/core/errors';
 import type { FieldSpec } from '../../functions/core/fields';
 import { parseFieldSet, type FieldSet } from '../../functions/core/fields';
 import type {
@@ -17,6 +17,7 @@ import type {
   ObjectInfo,
   ObjectRef,
   ObjectStore,
+  PutOptions,
   ReadOptions,
 } from '../../functions/core/ports';
 
@@ -166,6 +167,7 @@ export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, StoredObject>();
   readonly writes: Array<{ ref: ObjectRef; value: unknown; metadata: Readonly<Record<string, string>> }> = [];
   readonly reads: Array<{ ref: ObjectRef; options: ReadOptions }> = [];
+  readonly deletes: ObjectRef[] = [];
   failWrites: Error | undefined;
   /** Objects that vanish after `head` and before `read`. */
   readonly vanishOnRead = new Set<string>();
@@ -211,9 +213,25 @@ export class MemoryStore implements ObjectStore {
     return { info: this.#info(ref, o), body: o.body };
   }
 
-  async putJson(ref: ObjectRef, value: unknown, metadata: Readonly<Record<string, string>>): Promise<void> {
+  async putJson(
+    ref: ObjectRef,
+    value: unknown,
+    metadata: Readonly<Record<string, string>>,
+    options: PutOptions = {},
+  ): Promise<{ etag: string }> {
     if (this.failWrites) throw this.failWrites;
+    const current = this.objects.get(MemoryStore.keyOf(ref));
+    const c = options.condition;
+    if (c && ('ifNoneMatch' in c ? current !== undefined : current?.etag !== c.ifMatch)) {
+      throw new WriteConflictError(`${ref.key} changed before this write`);
+    }
     this.writes.push({ ref: { bucket: ref.bucket, key: ref.key }, value, metadata });
-    this.put(ref, Buffer.from(JSON.stringify(value)), { contentType: 'application/json', metadata: { ...metadata } });
+    const etag = this.put(ref, Buffer.from(JSON.stringify(value)), { contentType: 'application/json', metadata: { ...metadata } });
+    return { etag };
+  }
+
+  async delete(ref: ObjectRef): Promise<void> {
+    this.deletes.push({ bucket: ref.bucket, key: ref.key });
+    this.objects.delete(MemoryStore.keyOf(ref));
   }
 }
