@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs the sections, prints a table per section with ✔/✘
  * against each target, and writes every figure to bench/results/latest.json
- * (or `--out`). See docs/bench.md.
+ * (or `--out`). See docs/benchmark.md.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { cpus, arch, platform, loadavg, totalmem } from 'node:os';

@@ -184,7 +184,7 @@ function usage(): string {
     '  MODEL_API_KEY    bearer token, if the endpoint needs one',
     'S3 (default: embedded server, data in .fieldlens/s3/):',
     '  AWS_ENDPOINT_URL_S3  use this S3-compatible server instead (bucket: FIELDLENS_BUCKET, default fieldlens-local)',
-    'Other settings: see the README (FIELDS, MODEL_MAX_CONCURRENCY, MODEL_TIMEOUT_MS, LOG_LEVEL=info for logs, …).',
+    'Other settings: see docs/configuration.md (FIELDS, MODEL_MAX_CONCURRENCY, MODEL_TIMEOUT_MS, LOG_LEVEL=info for logs, …).',
   ].join('\n');
 }
 
