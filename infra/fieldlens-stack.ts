@@ -13,7 +13,7 @@ import type { FieldSet } from '../functions/core/fields';
 import type { TriggerKind } from './budget';
 import { DirectPipeline } from './constructs/direct-pipeline';
 import { checkModelNetworkProps, ModelNetwork, wantsVpc, type ModelNetworkProps } from './constructs/model-network';
-import type { FieldlensPipeline, LogLevel, PipelineProps } from './constructs/pipeline';
+import type { FieldlensPipeline, LogLevel, PipelineProps } from './constructs/pipeline-props';
 import { QueuePipeline } from './constructs/queue-pipeline';
 import { StepFunctionsPipeline } from './constructs/stepfunctions-pipeline';
 import { FieldlensPropsError } from './errors';
