@@ -71,6 +71,10 @@ export const ErrorCode = {
   RUN_START_FAILED: 'RUN_START_FAILED',
   /** Something failed that has no more specific code. */
   INTERNAL: 'INTERNAL',
+  /** A CDK context value is missing or invalid; the message names the key and what it expected. */
+  CONTEXT_INVALID: 'CONTEXT_INVALID',
+  /** Stack or construct props that cannot describe a working deployment, rejected at synth. */
+  PROPS_INVALID: 'PROPS_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

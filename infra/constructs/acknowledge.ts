@@ -41,3 +41,21 @@ export function acknowledgeWildcardResource(scope: IConstruct, resourceArn: stri
   const flat = flattenForFinding(Stack.of(scope).resolve(resourceArn));
   Validations.of(scope).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason });
 }
+
+/**
+ * CDK adds one bucket-notification custom resource per stack, with a role
+ * that carries AWSLambdaBasicExecutionRole; its S3 permission is already
+ * scoped by CDK to the bucket. The acknowledgement sits on that singleton
+ * only, so call this after the pipeline has added its notification.
+ */
+export function acknowledgeNotificationsHandler(stack: Stack): void {
+  for (const child of stack.node.children) {
+    if (!child.node.id.startsWith('BucketNotificationsHandler')) continue;
+    Validations.of(child).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        "CDK's bucket-notification custom resource attaches AWSLambdaBasicExecutionRole so it can write its own logs; " +
+        'its only S3 permission (s3:PutBucketNotification) is scoped by CDK to this bucket.',
+    });
+  }
+}

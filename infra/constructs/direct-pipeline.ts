@@ -10,10 +10,10 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { endpointBudget, TRIGGER_LIMITS, type EndpointBudget } from '../budget';
+import { TRIGGER_LIMITS, type EndpointBudget } from '../budget';
 import { MonitoredDeadLetterQueue } from './dead-letter-queue';
 import { OnUploadFunction } from './on-upload-function';
-import { PIPELINE_DEFAULTS, resolveFields, type FieldlensPipeline, type PipelineProps } from './pipeline';
+import { pipelineBudget, type FieldlensPipeline, type PipelineProps } from './pipeline-props';
 
 /** Props of {@link DirectPipeline}. */
 export interface DirectPipelineProps extends PipelineProps {
@@ -61,11 +61,7 @@ export class DirectPipeline extends Construct implements FieldlensPipeline {
   constructor(scope: Construct, id: string, props: DirectPipelineProps) {
     super(scope, id);
     const reserve = props.reserveConcurrency ?? true;
-    this.budget = endpointBudget({
-      capacity: props.model.capacity ?? PIPELINE_DEFAULTS.modelCapacity,
-      fieldCount: resolveFields(props.fields).fields.length,
-      limits: TRIGGER_LIMITS.direct,
-    });
+    this.budget = pipelineBudget(props, TRIGGER_LIMITS.direct);
 
     const dlq = new MonitoredDeadLetterQueue(this, 'DeadLetters', {
       purpose: 'fieldlens direct mode: S3 events whose image could not be processed after Lambda retries, or that waited too long.',

@@ -2,17 +2,16 @@
  * The `on-upload` handler as a function: fieldlens's function defaults, the
  * environment contract, and exactly the access the handler needs.
  */
-import { Construct } from 'constructs';
+import { fileURLToPath } from 'node:url';
+import type { Construct } from 'constructs';
+import { grantObjectAccess, grantSecretRead } from './access-grants';
+import { functionEnvironment } from './function-environment';
 import { FieldlensFunction, type FieldlensFunctionProps } from './lambda-defaults';
-import {
-  grantObjectAccess,
-  grantSecretRead,
-  ON_UPLOAD_ENTRY,
-  PIPELINE_DEFAULTS,
-  pipelineEnvironment,
-  validatePipelineProps,
-  type PipelineProps,
-} from './pipeline';
+import { PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
+import { validatePipelineProps } from './pipeline-validation';
+
+/** The handler shipped with fieldlens. */
+export const ON_UPLOAD_ENTRY = fileURLToPath(new URL('../../functions/on-upload.ts', import.meta.url));
 
 /** Props of {@link OnUploadFunction}. */
 export interface OnUploadFunctionProps extends PipelineProps {
@@ -42,7 +41,7 @@ export class OnUploadFunction extends FieldlensFunction {
       memorySize: props.memorySize ?? PIPELINE_DEFAULTS.memorySize,
       timeout: props.timeout ?? PIPELINE_DEFAULTS.timeout,
       logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
-      environment: pipelineEnvironment(props, props.perImageConcurrency),
+      environment: functionEnvironment(props, props.perImageConcurrency),
       description: 'fieldlens: turns each image under the input prefix into a JSON result document',
       // It asks the model, so it goes wherever the endpoint is reachable from.
       ...(props.vpcConfig ? { vpcConfig: props.vpcConfig } : {}),

@@ -11,11 +11,11 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { endpointBudget, TRIGGER_LIMITS, type EndpointBudget } from '../budget';
+import { TRIGGER_LIMITS, type EndpointBudget } from '../budget';
 import { FieldlensPropsError } from '../errors';
 import { MonitoredDeadLetterQueue } from './dead-letter-queue';
 import { OnUploadFunction } from './on-upload-function';
-import { PIPELINE_DEFAULTS, resolveFields, type FieldlensPipeline, type PipelineProps } from './pipeline';
+import { PIPELINE_DEFAULTS, pipelineBudget, type FieldlensPipeline, type PipelineProps } from './pipeline-props';
 
 /** SQS's longest visibility timeout. */
 const MAX_VISIBILITY_TIMEOUT = Duration.hours(12);
@@ -60,11 +60,7 @@ export class QueuePipeline extends Construct implements FieldlensPipeline {
           `an SQS event source always runs at least ${TRIGGER_LIMITS.queue.min} invocations at once; use the direct trigger for a one-request endpoint`,
       );
     }
-    this.budget = endpointBudget({
-      capacity,
-      fieldCount: resolveFields(props.fields).fields.length,
-      limits: TRIGGER_LIMITS.queue,
-    });
+    this.budget = pipelineBudget(props, TRIGGER_LIMITS.queue);
     const maxReceiveCount = props.maxReceiveCount ?? 3;
     if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
       throw new FieldlensPropsError(`maxReceiveCount: expected a whole number from 1 to 1000, got ${maxReceiveCount}`);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ESM_REQUIRE_BANNER } from '../../infra/constructs/lambda-defaults';
-import { ON_UPLOAD_ENTRY } from '../../infra/constructs/pipeline';
+import { ON_UPLOAD_ENTRY } from '../../infra/constructs/on-upload-function';
 import { FieldlensStack } from '../../infra/fieldlens-stack';
 import { MODEL, probeBundle, testApp } from './support';
 

@@ -2,12 +2,8 @@ import { App, Duration } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LABEL_FIELDS } from '../../functions/core/fields';
-import {
-  LAMBDA_SERVICE_ERRORS,
-  LAMBDA_THROTTLED,
-  SFN_STATES,
-  type StepFunctionsPipeline,
-} from '../../infra/constructs/stepfunctions-pipeline';
+import { LAMBDA_SERVICE_ERRORS, LAMBDA_THROTTLED, SFN_STATES } from '../../infra/constructs/stepfunctions-definition';
+import type { StepFunctionsPipeline } from '../../infra/constructs/stepfunctions-pipeline';
 import { FieldlensStack, type FieldlensStackProps } from '../../infra/fieldlens-stack';
 import { functionLogicalId, synthesizedStateMachine } from '../support/local-state-machine';
 import { buildStack, CDK_JSON_CONTEXT, logicalId, MODEL } from './support';

@@ -9,7 +9,7 @@ import { DEFAULT_LABEL_FIELDS } from '../../functions/core/fields';
 import type { ResultDocument } from '../../functions/core/document';
 import { resultDocumentSchema } from '../../functions/core/document';
 import type { RunInput } from '../../functions/core/stepfunctions/contract';
-import { SFN_STATES } from '../../infra/constructs/stepfunctions-pipeline';
+import { SFN_STATES } from '../../infra/constructs/stepfunctions-definition';
 import { BUCKET, LABEL_ANSWERS, labelHandler, lambdaContext, TINY_PNG } from '../support/harness';
 import type { S3NotificationEvent } from '../../local/s3-server';
 import { startSfnRig, type SfnRig } from '../support/sfn-rig';

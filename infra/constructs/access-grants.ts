@@ -1,0 +1,89 @@
+/**
+ * The least-privilege access of a pipeline's functions: objects under the
+ * two prefixes, and the one secret holding the model API key.
+ */
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { acknowledgeWildcardResource } from './acknowledge';
+import type { PipelineProps } from './pipeline-props';
+
+/** The props the object grants are scoped by. */
+export type ObjectScope = Pick<PipelineProps, 'sourceBucket' | 'inputPrefix' | 'outputBucket' | 'outputPrefix'>;
+
+/**
+ * The only object access a pipeline function gets: read images under the
+ * input prefix; read and write results under the output prefix (the read
+ * is the idempotency check, a HEAD on the result key). No bucket-level
+ * action, no other prefix. `bucket.grantRead` is not used because it also
+ * grants `s3:List*` and `s3:GetBucket*` on the whole bucket.
+ *
+ * Without `s3:ListBucket`, S3 answers 403, not 404, for a key that does
+ * not exist. For the result check the handler reads 403 as "no result yet"
+ * (at worst a recomputation). For a source image it does not: an image
+ * deleted before it was read then fails the invocation and ends in the
+ * dead-letter queue, rather than a permission problem passing as "deleted".
+ */
+export function grantObjectAccess(role: iam.IRole, props: ObjectScope): void {
+  grantObjectAccessFor(role, props, { readImages: true, readResults: true, writeResults: true });
+}
+
+/** Which object access one function needs; see {@link grantObjectAccessFor}. */
+export interface ObjectAccess {
+  /** `s3:GetObject` under the input prefix: HEAD and read the image. */
+  readonly readImages?: boolean;
+  /** `s3:GetObject` under the output prefix: HEAD a result (the idempotency check). */
+  readonly readResults?: boolean;
+  /** `s3:PutObject` under the output prefix: write a result. */
+  readonly writeResults?: boolean;
+}
+
+/**
+ * The parts of {@link grantObjectAccess} one function needs, for pipelines
+ * that split the job over several functions (Step Functions): each gets only
+ * the object actions its step uses, on the same prefixes.
+ */
+export function grantObjectAccessFor(role: iam.IRole, props: ObjectScope, access: ObjectAccess): void {
+  const inputObjects = props.sourceBucket.arnForObjects(`${props.inputPrefix}*`);
+  const outputObjects = props.outputBucket.arnForObjects(`${props.outputPrefix}*`);
+  if (access.readImages) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ReadImages', actions: ['s3:GetObject'], resources: [inputObjects] }),
+    );
+    acknowledgeWildcardResource(
+      role,
+      inputObjects,
+      `Objects under the input prefix "${props.inputPrefix}" only: image keys are not known in advance, and a key prefix is the narrowest scope S3 IAM offers for them.`,
+    );
+  }
+  const resultActions = [
+    ...(access.readResults ? ['s3:GetObject'] : []),
+    ...(access.writeResults ? ['s3:PutObject'] : []),
+  ];
+  if (resultActions.length > 0) {
+    const sid = access.readResults && access.writeResults ? 'ReadWriteResults' : access.readResults ? 'ReadResults' : 'WriteResults';
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: resultActions, resources: [outputObjects] }));
+    acknowledgeWildcardResource(
+      role,
+      outputObjects,
+      `Objects under the output prefix "${props.outputPrefix}" only: result keys are derived from image keys at run time, and a key prefix is the narrowest scope S3 IAM offers for them.`,
+    );
+  }
+}
+
+/** Read access to the one secret holding the API key: `GetSecretValue`, nothing else. */
+export function grantSecretRead(role: iam.IRole, secret: ISecret): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadModelApiKey',
+      actions: ['secretsmanager:GetSecretValue'],
+      // An imported partial ARN lacks the 6-character suffix Secrets Manager appends.
+      resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+    }),
+  );
+  // A secret encrypted with a customer key also needs that key, only through Secrets Manager.
+  secret.encryptionKey?.grantDecrypt(
+    new iam.PrincipalWithConditions(role, {
+      StringEquals: { 'kms:ViaService': `secretsmanager.${secret.stack.region}.${secret.stack.urlSuffix}` },
+    }),
+  );
+}

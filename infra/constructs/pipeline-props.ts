@@ -1,0 +1,174 @@
+/**
+ * What every fieldlens pipeline takes and what the stack sees of it.
+ *
+ * A pipeline is one way of running the extraction (one Lambda per image,
+ * or a Step Functions run with one task per field). The stack picks one and
+ * only talks to it through {@link FieldlensPipeline}, so another pipeline
+ * plugs in without touching the bucket, the secret or the outputs.
+ *
+ * The documented props live here once; the stack's props pick the ones it
+ * passes through unchanged.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { IConstruct } from 'constructs';
+import type { ResponseFormat } from '../../functions/config';
+import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from '../../functions/core/fields';
+import { endpointBudget, type ConcurrentImageLimits, type EndpointBudget } from '../budget';
+import type { FunctionVpcConfig } from './lambda-defaults';
+
+/** Log levels the handler understands (`LOG_LEVEL`). */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Defaults shared by the stack and every pipeline, kept in one place. */
+export const PIPELINE_DEFAULTS = Object.freeze({
+  modelCapacity: 10,
+  modelTimeout: Duration.seconds(60),
+  modelMaxRetries: 3,
+  modelResponseFormat: 'json_schema' as ResponseFormat,
+  memorySize: 512,
+  timeout: Duration.minutes(5),
+  logRetention: logs.RetentionDays.ONE_MONTH,
+  maxImageBytes: 20 * 1024 * 1024,
+  deadlineMargin: Duration.seconds(5),
+  logLevel: 'info' as LogLevel,
+});
+
+/** The model endpoint, as a pipeline needs it. */
+export interface ModelEndpointSettings {
+  /**
+   * OpenAI-compatible base URL (`MODEL_BASE_URL`), e.g. `http://10.0.0.5:8000/v1`
+   * or `https://api.openai.com/v1`.
+   */
+  readonly baseUrl: string;
+  /** The `model` sent in each request (`MODEL_NAME`), e.g. `Qwen/Qwen2.5-VL-7B-Instruct` or `gpt-4o-mini`. */
+  readonly name: string;
+  /** The secret holding the API key; the function gets its ARN, never its value. */
+  readonly apiKeySecret: ISecret;
+  /**
+   * How many requests the endpoint serves at once. The deployment never has
+   * more in flight: see `budget.ts`.
+   * @default 10
+   */
+  readonly capacity?: number;
+  /**
+   * One attempt's time limit (`MODEL_TIMEOUT_MS`).
+   * @default Duration.seconds(60)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Transport retries per field (`MODEL_MAX_RETRIES`).
+   * @default 3
+   */
+  readonly maxRetries?: number;
+  /**
+   * Most tokens in one answer (`MODEL_MAX_TOKENS`).
+   * @default - the handler's default (1024)
+   */
+  readonly maxTokens?: number;
+  /**
+   * How the JSON answer is requested (`MODEL_RESPONSE_FORMAT`): `json_schema`
+   * where the server supports structured outputs (OpenAI, vLLM, Ollama),
+   * `json_object` for servers with JSON mode only, `none` for neither.
+   * @default 'json_schema'
+   */
+  readonly responseFormat?: ResponseFormat;
+}
+
+/** Props every pipeline takes. */
+export interface PipelineProps {
+  /** The bucket images arrive in. */
+  readonly sourceBucket: s3.IBucket;
+  /** Key prefix images arrive under; only these objects are processed. */
+  readonly inputPrefix: string;
+  /** The bucket results are written to (may be `sourceBucket`). */
+  readonly outputBucket: s3.IBucket;
+  /** Key prefix results are written under. */
+  readonly outputPrefix: string;
+  /** The model endpoint. */
+  readonly model: ModelEndpointSettings;
+  /**
+   * The fields asked about each image (validate JSON with `parseFieldSet`).
+   * @default - the built-in chemical label field set (`DEFAULT_LABEL_FIELDS`)
+   */
+  readonly fields?: FieldSet;
+  /**
+   * Memory of the function, in MiB.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * The function's timeout: the most time one image (or one field, with
+   * Step Functions) may take, model retries included. Keep it well above
+   * the model's latency for one answer.
+   * @default Duration.minutes(5)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Retention of the function's logs.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Larger objects get a `rejected` document instead of a model call (`MAX_IMAGE_BYTES`).
+   * @default 20 MiB
+   */
+  readonly maxImageBytes?: number;
+  /**
+   * Time kept back from the function's timeout to write the result (`DEADLINE_MARGIN_MS`).
+   * @default Duration.seconds(5)
+   */
+  readonly deadlineMargin?: Duration;
+  /**
+   * The handler's log level (`LOG_LEVEL`).
+   * @default 'info'
+   */
+  readonly logLevel?: LogLevel;
+  /**
+   * The TypeScript file exporting the Lambda `handler`.
+   * @default - `functions/on-upload.ts`
+   */
+  readonly handlerEntry?: string;
+  /**
+   * VPC placement of the functions that call the model (and only those), so
+   * they reach an endpoint on a private address. Their subnets also need a
+   * way to S3 and Secrets Manager (a NAT gateway, or VPC endpoints).
+   * @default - every function runs outside any VPC
+   */
+  readonly vpcConfig?: FunctionVpcConfig;
+}
+
+/** What the stack sees of a pipeline, whichever it is. */
+export interface FieldlensPipeline extends IConstruct {
+  /** The function that receives the bucket's events. */
+  readonly handler: lambda.IFunction;
+  /** The function's log group. */
+  readonly logGroup: logs.ILogGroup;
+  /** Where events that could not be processed end up. */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Alarms when {@link deadLetterQueue} holds a message. */
+  readonly deadLetterAlarm: cloudwatch.IAlarm;
+  /** How the endpoint's capacity was split. */
+  readonly budget: EndpointBudget;
+}
+
+/** The field set a pipeline runs with, and whether it is the built-in one. */
+export function resolveFields(fields: FieldSet | undefined): { readonly fields: FieldSet; readonly builtIn: boolean } {
+  if (fields === undefined) return { fields: DEFAULT_LABEL_FIELDS, builtIn: true };
+  // Validated again here so a construct user gets the same message as a context user.
+  return { fields: parseFieldSet(fields), builtIn: false };
+}
+
+/** The endpoint budget of a pipeline: its model's capacity over its field set, within its trigger's limits. */
+export function pipelineBudget(props: PipelineProps, limits: ConcurrentImageLimits): EndpointBudget {
+  return endpointBudget({
+    capacity: props.model.capacity ?? PIPELINE_DEFAULTS.modelCapacity,
+    fieldCount: resolveFields(props.fields).fields.length,
+    limits,
+  });
+}

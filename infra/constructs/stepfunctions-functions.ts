@@ -1,0 +1,141 @@
+/**
+ * The Lambda functions of the Step Functions mode: the four behind the task
+ * states and the starter S3 invokes, each with its environment, its network
+ * and only the grants its step uses.
+ */
+import { fileURLToPath } from 'node:url';
+import { Duration } from 'aws-cdk-lib';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { grantObjectAccessFor, grantSecretRead, type ObjectAccess } from './access-grants';
+import { functionEnvironment, withoutModelApiKey } from './function-environment';
+import { FieldlensFunction } from './lambda-defaults';
+import { PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
+
+const entry = (file: string): string => fileURLToPath(new URL(`../../functions/${file}`, import.meta.url));
+
+/** The handlers of the Step Functions mode. */
+export const SFN_ENTRIES = Object.freeze({
+  start: entry('sfn-start.ts'),
+  prepare: entry('sfn-prepare.ts'),
+  extractField: entry('sfn-extract-field.ts'),
+  merge: entry('sfn-merge.ts'),
+  recordFailure: entry('sfn-record-failure.ts'),
+});
+
+/** The functions behind the task states. */
+export interface StepFunctionsTaskFunctions {
+  readonly prepare: FieldlensFunction;
+  readonly extractField: FieldlensFunction;
+  readonly merge: FieldlensFunction;
+  readonly recordFailure: FieldlensFunction;
+}
+
+/** Settings of {@link stepFunctionsTaskFunctions} beyond the pipeline's props. */
+export interface TaskFunctionOptions {
+  /**
+   * Reserved concurrency of ExtractField: with one model request per
+   * invocation, the requests of all runs together.
+   * @default - no reservation
+   */
+  readonly extractFieldConcurrency?: number;
+}
+
+/** One task function's own settings; the rest comes from the pipeline's props. */
+interface TaskFunctionSettings {
+  readonly description: string;
+  readonly memorySize?: number;
+  readonly timeout?: Duration;
+  readonly reservedConcurrentExecutions?: number;
+  readonly asksModel?: boolean;
+}
+
+/**
+ * Prepare, ExtractField, Merge and RecordFailure, created in `scope`. Only
+ * ExtractField asks the model: it alone gets the key's secret, the
+ * pipeline's memory and timeout, and the VPC placement.
+ */
+export function stepFunctionsTaskFunctions(
+  scope: Construct,
+  props: PipelineProps,
+  options: TaskFunctionOptions = {},
+): StepFunctionsTaskFunctions {
+  // One model request per ExtractField invocation; the pool needs one connection.
+  const environment = functionEnvironment(props, 1);
+  const environmentWithoutSecret = withoutModelApiKey(environment);
+  const stepTimeout = Duration.seconds(60);
+  const fn = (name: string, file: string, access: ObjectAccess, settings: TaskFunctionSettings): FieldlensFunction => {
+    const f = new FieldlensFunction(scope, name, {
+      entry: file,
+      memorySize: settings.memorySize ?? 256,
+      timeout: settings.timeout ?? stepTimeout,
+      logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
+      // Only ExtractField asks the model; the others never see the key's ARN.
+      environment: settings.asksModel ? environment : environmentWithoutSecret,
+      // Only ExtractField needs the endpoint's network. The others talk to S3
+      // alone, so they stay outside the VPC: no network interfaces, no
+      // subnet addresses, and no dependence on the VPC's way to S3.
+      ...(settings.asksModel && props.vpcConfig ? { vpcConfig: props.vpcConfig } : {}),
+      description: settings.description,
+      ...(settings.reservedConcurrentExecutions !== undefined
+        ? { reservedConcurrentExecutions: settings.reservedConcurrentExecutions }
+        : {}),
+    });
+    grantObjectAccessFor(f.role, props, access);
+    if (settings.asksModel) grantSecretRead(f.role, props.model.apiKeySecret);
+    return f;
+  };
+
+  const prepare = fn('Prepare', SFN_ENTRIES.prepare, { readImages: true, readResults: true, writeResults: true }, {
+    description: 'fieldlens Step Functions Prepare: guard, idempotency check, rejected documents, references for the fan-out',
+  });
+  const extractField = fn('ExtractField', SFN_ENTRIES.extractField, { readImages: true }, {
+    description: 'fieldlens Step Functions ExtractField: one field of one image',
+    memorySize: props.memorySize ?? PIPELINE_DEFAULTS.memorySize,
+    timeout: props.timeout ?? PIPELINE_DEFAULTS.timeout,
+    asksModel: true,
+    ...(options.extractFieldConcurrency !== undefined ? { reservedConcurrentExecutions: options.extractFieldConcurrency } : {}),
+  });
+  const merge = fn('Merge', SFN_ENTRIES.merge, { writeResults: true }, {
+    description: 'fieldlens Step Functions Merge: the fields into one result document',
+  });
+  const recordFailure = fn('RecordFailure', SFN_ENTRIES.recordFailure, { readResults: true, writeResults: true }, {
+    description: 'fieldlens Step Functions RecordFailure: the failed document when a task broke',
+  });
+  return { prepare, extractField, merge, recordFailure };
+}
+
+/**
+ * The starter, created in `scope` as `Start`: S3 invokes it asynchronously;
+ * it starts one run per object version, named after bucket, key and ETag.
+ * An event it could not start a run for after Lambda's retries goes to
+ * `deadLetterQueue`.
+ */
+export function stepFunctionsStarter(
+  scope: Construct,
+  props: PipelineProps,
+  stateMachine: sfn.IStateMachine,
+  deadLetterQueue: sqs.IQueue,
+): FieldlensFunction {
+  const start = new FieldlensFunction(scope, 'Start', {
+    entry: SFN_ENTRIES.start,
+    memorySize: 256,
+    timeout: Duration.seconds(30),
+    logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
+    description: 'fieldlens Step Functions starter: one run per object version, named after bucket, key and ETag',
+    environment: {
+      STATE_MACHINE_ARN: stateMachine.stateMachineArn,
+      INPUT_PREFIX: props.inputPrefix,
+      OUTPUT_PREFIX: props.outputPrefix,
+      LOG_LEVEL: props.logLevel ?? PIPELINE_DEFAULTS.logLevel,
+    },
+    // S3 events wait (throttling, retries) up to Lambda's maximum before they count as failed.
+    maxEventAge: Duration.hours(6),
+    retryAttempts: 2,
+    onFailure: new SqsDestination(deadLetterQueue),
+  });
+  stateMachine.grantStartExecution(start.role);
+  return start;
+}

@@ -1,0 +1,92 @@
+/**
+ * The props of {@link FieldlensStack}. Props a construct also takes are
+ * documented once, where the construct defines them, and picked from there.
+ */
+import type { StackProps } from 'aws-cdk-lib';
+import type { TriggerKind } from './budget';
+import type { WatchedBucketProps } from './constructs/fieldlens-bucket';
+import type { ModelApiKeyProps } from './constructs/model-api-key';
+import type { ModelNetworkProps } from './constructs/model-network';
+import type { ModelEndpointSettings, PipelineProps } from './constructs/pipeline-props';
+import type { FieldlensStack } from './fieldlens-stack';
+
+/** The model settings the stack passes to its pipeline as they are (besides `baseUrl` and `name`). */
+export const MODEL_PASS_THROUGH = Object.freeze(['timeout', 'maxRetries', 'maxTokens', 'responseFormat'] as const);
+
+/** The pipeline props the stack takes as they are and passes to its pipeline. */
+export const PIPELINE_PASS_THROUGH = Object.freeze([
+  'fields',
+  'memorySize',
+  'timeout',
+  'logRetention',
+  'maxImageBytes',
+  'logLevel',
+  'handlerEntry',
+] as const);
+
+/** How the extraction is fanned out over an image's fields. */
+export type FanoutKind = 'lambda' | 'stepfunctions';
+
+/**
+ * The model endpoint the stack points the functions at, and the secret
+ * holding its API key ({@link ModelApiKeyProps}).
+ */
+export interface FieldlensModelProps
+  extends ModelApiKeyProps,
+    Pick<ModelEndpointSettings, 'baseUrl' | 'name' | (typeof MODEL_PASS_THROUGH)[number]> {
+  /**
+   * The endpoint's {@link ModelEndpointSettings.capacity | capacity}: how
+   * many requests it serves at once (the context key `modelMaxConcurrency`).
+   * @default - see {@link ModelEndpointSettings.capacity}
+   */
+  readonly maxConcurrency?: number;
+}
+
+/**
+ * Props of {@link FieldlensStack}.
+ *
+ * The {@link ModelNetworkProps} (`vpc`, `vpcSubnets`, `securityGroups`, or
+ * `vpcId`, `subnetIds`, `securityGroupIds`) place the functions that call
+ * the model in a VPC, for an endpoint on a private address. The
+ * {@link WatchedBucketProps} choose the bucket; the function settings are
+ * those of {@link PipelineProps}.
+ */
+export interface FieldlensStackProps
+  extends StackProps,
+    ModelNetworkProps,
+    WatchedBucketProps,
+    Pick<PipelineProps, (typeof PIPELINE_PASS_THROUGH)[number]> {
+  /** The model endpoint. */
+  readonly model: FieldlensModelProps;
+  /**
+   * Key prefix images arrive under.
+   * @default 'incoming/'
+   */
+  readonly inputPrefix?: string;
+  /**
+   * Key prefix results are written under.
+   * @default 'results/'
+   */
+  readonly outputPrefix?: string;
+  /**
+   * How images reach the function: `direct` (S3 invokes it) or `queue`
+   * (S3 → SQS → Lambda).
+   * @default 'direct'
+   */
+  readonly trigger?: TriggerKind;
+  /**
+   * How an image's fields are fanned out: `lambda` (one invocation asks
+   * every field) or `stepfunctions` (a state machine runs one task per field;
+   * see docs/stepfunctions.md). `stepfunctions` works with the direct
+   * trigger only.
+   * @default 'lambda'
+   */
+  readonly fanout?: FanoutKind;
+  /**
+   * Direct trigger: reserve concurrency to cap the images processed at once
+   * (with `fanout: 'stepfunctions'`, the field tasks running at once). Turn
+   * off on accounts whose concurrency quota cannot spare a reservation.
+   * @default true
+   */
+  readonly reserveConcurrency?: boolean;
+}
