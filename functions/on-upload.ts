@@ -9,8 +9,8 @@
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { budgetFromRemaining, startDeadline } from './core/deadline';
 import { processObject, type ProcessOutcome } from './core/direct';
-import { slowestField } from './core/document';
-import { RecordsFailedError, toErrorInfo } from './core/errors';
+import { slowestField, type ResultDocument } from './core/document';
+import { RecordsFailedError, RetryableResultError, toErrorInfo } from './core/errors';
 import { readEvent, type S3ObjectEvent } from './core/events';
 import { createLimit } from './core/limit';
 import type { Logger } from './core/ports';
@@ -40,10 +40,13 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
     for (const item of items) {
       if (item.error) logger.error('message is not an S3 event; left for the dead-letter queue', { messageId: item.messageId, error: item.error.toJSON() });
     }
-    const deadline = startDeadline(
-      budgetFromRemaining(context.getRemainingTimeInMillis(), config.deadlineMarginMs),
-      rt.clock,
-    );
+    const remainingMs = context.getRemainingTimeInMillis();
+    const deadline = startDeadline(budgetFromRemaining(remainingMs, config.deadlineMarginMs), rt.clock);
+    // Store calls may run into the margin (that is what it is for) but not
+    // past the invocation's end.
+    const storeMarginMs = Math.min(STORE_MARGIN_MS, Math.floor(config.deadlineMarginMs / 5));
+    const storeDeadline = startDeadline(budgetFromRemaining(remainingMs, storeMarginMs), rt.clock);
+    const invocation = { id: context.awsRequestId, deadline, storeSignal: storeDeadline.signal, endsAt: rt.clock.now() + remainingMs };
     // One gate for the whole invocation: an SQS batch of several images
     // still never has more than MODEL_MAX_CONCURRENCY requests in flight.
     const deps = { ...rt, limit: createLimit(config.model.maxConcurrency) };
@@ -51,8 +54,16 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
     const runRecord = async (record: S3ObjectEvent): Promise<ProcessOutcome> => {
       const log = logger.child({ bucket: record.bucket, key: record.key });
       try {
-        const outcome = await processObject({ ...deps, logger: log }, record, deadline);
+        const outcome = await processObject({ ...deps, logger: log }, record, invocation);
         logOutcome(log, outcome);
+        if (outcome.kind === 'written' && outcome.document.status === 'failed' && outcome.document.retryable) {
+          // Written, but nothing succeeded for a passing reason: fail so the
+          // platform retries (only the failed fields are asked again) and, in
+          // the end, the dead-letter queue and its alarm have it.
+          throw new RetryableResultError(
+            `every field failed for a passing reason (${describeFailure(outcome.document)}); the document is written and marked retryable`,
+          );
+        }
         return outcome;
       } catch (err) {
         log.error('record not finished; the event will be retried', { error: toErrorInfo(err) });
@@ -84,13 +95,28 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
       return { outcomes };
     } finally {
       deadline.dispose();
+      storeDeadline.dispose();
     }
   };
 }
 
+/**
+ * Time kept back from the invocation's end for the store calls themselves to
+ * fail cleanly (at most a fifth of DEADLINE_MARGIN_MS, so the write always
+ * has most of the margin).
+ */
+const STORE_MARGIN_MS = 1_000;
+
+function describeFailure(doc: ResultDocument): string {
+  const codes = [...new Set(Object.values(doc.fieldResults).flatMap((r) => (r.error ? [r.error.code] : [])))];
+  return codes.join(', ');
+}
+
 function logOutcome(log: Logger, outcome: ProcessOutcome): void {
   if (outcome.kind === 'skipped') {
-    if (outcome.reason === 'not-found') log.warn('object is gone (deleted or replaced) before it was read; nothing written');
+    if (outcome.reason === 'not-found') log.warn('object is gone (deleted) before it was read; nothing written');
+    else if (outcome.reason === 'superseded') log.info('object was replaced by a newer version; its own event writes its document', { reason: outcome.reason });
+    else if (outcome.reason === 'duplicate') log.info('duplicate: a final result for this version and configuration exists; no model call', { reason: outcome.reason });
     else log.info('skipped', { reason: outcome.reason });
     return;
   }
@@ -100,6 +126,8 @@ function logOutcome(log: Logger, outcome: ProcessOutcome): void {
   log.info('result written', {
     resultKey: outcome.resultKey,
     status: doc.status,
+    retryable: doc.retryable,
+    ...(outcome.kept.length > 0 ? { keptFromEarlierRun: outcome.kept } : {}),
     fieldsOk: results.filter(([, r]) => r.status === 'ok').length,
     fieldsTotal: results.length,
     durationMs: doc.durationMs,

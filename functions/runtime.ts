@@ -25,6 +25,7 @@ import {
   type StarterConfig,
 } from './config';
 import { systemClock } from './core/clock';
+import { configFingerprint } from './core/fingerprint';
 import type { Clock, ExecutionStarter, Logger, ModelClient, ObjectStore } from './core/ports';
 import type { ModelSettings, PipelineSettings } from './core/settings';
 
@@ -124,6 +125,11 @@ function buildRuntime(config: PipelineConfig, env: Env, parts: RuntimeParts): Ru
       outputPrefix: config.outputPrefix,
       ...(config.outputBucket ? { outputBucket: config.outputBucket } : {}),
       maxImageBytes: config.maxImageBytes,
+      fingerprint: configFingerprint({
+        fields: config.fields,
+        modelName: config.model.name,
+        responseFormat: config.model.responseFormat,
+      }),
     },
     modelName: config.model.name,
     store: parts.decorateStore ? parts.decorateStore(s3) : s3,

@@ -1,17 +1,28 @@
 /**
- * The direct mode's whole job for one object: admission, bounded read,
- * fan-out, merge, write. The Step Functions variant runs the same pieces as
- * separate tasks (`stepfunctions/steps.ts`), so both write the same document.
+ * The direct mode's whole job for one object: admission, lease, bounded
+ * read, fan-out, merge, conditional write. The Step Functions variant runs
+ * the same pieces as separate tasks (`stepfunctions/steps.ts`), so both
+ * write the same document.
  */
 import { admit, type SourceHint } from './admission';
-import { failedResult, mergeResult, rejectedResult, sourceOf, type DocumentFrame, type ErrorInfo, type ResultDocument } from './document';
+import {
+  failedResult,
+  mergeResult,
+  rejectedResult,
+  sourceOf,
+  type DocumentFrame,
+  type ErrorInfo,
+  type FieldOutcome,
+  type ResultDocument,
+} from './document';
 import { InputRejectedError, ObjectNotFoundError, toErrorInfo } from './errors';
 import { extractFields } from './extract';
 import { notImageError, prepareImage, sniffImage, SNIFF_BYTES } from './image';
-import type { SkipReason } from './keys';
+import { leaseRefFor, type SkipReason } from './keys';
+import { claimLease, releaseLease } from './lease';
 import type { Limit } from './limit';
 import type { Clock, ImageMime, Logger, ModelClient, ObjectStore } from './ports';
-import { writeResult } from './result-writer';
+import { publishResult } from './result-writer';
 import type { ModelSettings, PipelineSettings } from './settings';
 
 /** What the direct job needs; the runtime builds it once per cold start, the limit once per invocation. */
@@ -26,75 +37,146 @@ export interface DirectDeps {
   readonly modelSettings: ModelSettings;
 }
 
+/** The invocation one object is processed in. */
+export interface Invocation {
+  /** Who is working (the request id): recorded in the lease. */
+  readonly id: string;
+  /** The model work's deadline (see `startDeadline`): aborts `margin` before the end. */
+  readonly deadline: { readonly signal: AbortSignal; readonly at: number };
+  /**
+   * Aborts just before the invocation ends: every store call honours it, so
+   * a stuck S3 call fails in time instead of outliving the invocation.
+   */
+  readonly storeSignal?: AbortSignal;
+  /** When the invocation ends, epoch milliseconds: the lease expires a little after. */
+  readonly endsAt: number;
+}
+
 export type ProcessOutcome =
   | { readonly kind: 'skipped'; readonly reason: SkipReason; readonly resultKey?: string }
-  | { readonly kind: 'written'; readonly resultKey: string; readonly document: ResultDocument };
+  | {
+      readonly kind: 'written';
+      readonly resultKey: string;
+      readonly document: ResultDocument;
+      /** Fields kept from the retryable document this run resumed (not asked again). */
+      readonly kept: readonly string[];
+    };
+
+/** How long after the invocation's end its lease still counts: clock skew between invocations. */
+export const LEASE_GRACE_MS = 10_000;
 
 /**
  * The direct mode's whole job for one object.
  *
- * @param deadline the invocation's deadline (see `startDeadline`).
  * @throws only when the object cannot be read or the result cannot be
  *   written (so the platform retries the event and, in the end, the
  *   dead-letter queue has it).
  */
-export async function processObject(
-  deps: DirectDeps,
-  hint: SourceHint,
-  deadline: { readonly signal: AbortSignal; readonly at: number },
-): Promise<ProcessOutcome> {
+export async function processObject(deps: DirectDeps, hint: SourceHint, invocation: Invocation): Promise<ProcessOutcome> {
   const { store, settings, clock, logger } = deps;
+  const storeOptions = invocation.storeSignal ? { signal: invocation.storeSignal } : {};
   const startedAt = new Date(clock.now());
-  const admission = await admit(deps, hint);
+  const admission = await admit(deps, hint, invocation.storeSignal);
   if (admission.kind === 'skip') {
     return { kind: 'skipped', reason: admission.reason, ...(admission.resultRef ? { resultKey: admission.resultRef.key } : {}) };
   }
-  const { info, resultRef } = admission;
+  const { info, slot } = admission;
+  const resume = admission.kind === 'accept' ? admission.resume : undefined;
   const frame = (mime?: ImageMime): DocumentFrame => ({
     source: sourceOf(info, mime),
     modelName: deps.model.modelName,
+    fingerprint: settings.fingerprint,
+    runs: (resume?.runs ?? 0) + 1,
     startedAt,
     finishedAt: new Date(clock.now()),
   });
-  const write = async (document: ResultDocument): Promise<ProcessOutcome> => {
-    await writeResult(store, resultRef, document);
-    return { kind: 'written', resultKey: resultRef.key, document };
+  const write = async (document: ResultDocument, kept: readonly string[] = []): Promise<ProcessOutcome> => {
+    const published = await publishResult({
+      store,
+      ref: slot.ref,
+      document,
+      seenEtag: slot.seenEtag,
+      checkSource: !(admission.kind === 'reject' && admission.fallback),
+      ...storeOptions,
+    });
+    if (published.kind !== 'written') return { kind: 'skipped', reason: published.kind, resultKey: slot.ref.key };
+    return { kind: 'written', resultKey: slot.ref.key, document, kept };
   };
 
   if (admission.kind === 'reject') return write(rejectedResult(frame(), admission.error.toJSON()));
 
-  let body: Buffer;
-  try {
-    const read = await store.read(info, { maxBytes: settings.maxImageBytes, etag: info.etag });
-    if (!read) return { kind: 'skipped', reason: 'not-found', resultKey: resultRef.key };
-    body = read.body;
-  } catch (err) {
-    if (err instanceof ObjectNotFoundError) return { kind: 'skipped', reason: 'not-found', resultKey: resultRef.key };
-    if (err instanceof InputRejectedError) return write(rejectedResult(frame(), err.toJSON()));
-    throw err;
-  }
-
-  const mime = sniffImage(body.subarray(0, SNIFF_BYTES));
-  if (!mime) return write(rejectedResult(frame(), notImageError(info.contentType).toJSON()));
-
-  let document: ResultDocument;
-  try {
-    const outcomes = await extractFields({
-      image: prepareImage(body, mime),
-      fields: settings.fields,
-      model: deps.model,
-      deadline: deadline.signal,
-      deadlineAt: deadline.at,
-      limit: deps.limit,
-      ...deps.modelSettings,
-      clock,
-      logger,
+  const leaseRef = leaseRefFor(info, settings);
+  const claim = await claimLease({
+    store,
+    ref: leaseRef,
+    lease: { etag: info.etag, fingerprint: settings.fingerprint, owner: invocation.id, expiresAt: invocation.endsAt + LEASE_GRACE_MS },
+    now: clock.now(),
+    ...storeOptions,
+  });
+  if (claim.kind === 'held') {
+    logger.info('another invocation is working on this object version; nothing to do', {
+      leaseOwner: claim.by.owner,
+      leaseExpiresAt: new Date(claim.by.expiresAt).toISOString(),
     });
-    document = mergeResult(frame(mime), outcomes);
-  } catch (err) {
-    // Fields never throw; reaching here is a bug. Still write a document.
-    logger.error('extraction failed as a whole', { error: toErrorInfo(err) });
-    document = failedResult(frame(mime), settings.fields.map((f) => f.name), toErrorInfo(err) as ErrorInfo);
+    return { kind: 'skipped', reason: 'in-flight', resultKey: slot.ref.key };
   }
-  return write(document);
+  try {
+    return await extractAndWrite();
+  } finally {
+    await releaseLease(store, leaseRef, invocation.storeSignal);
+  }
+
+  async function extractAndWrite(): Promise<ProcessOutcome> {
+    let body: Buffer;
+    try {
+      const read = await store.read(info, { maxBytes: settings.maxImageBytes, etag: info.etag, ...storeOptions });
+      if (!read) return { kind: 'skipped', reason: 'not-found', resultKey: slot.ref.key };
+      body = read.body;
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return { kind: 'skipped', reason: 'not-found', resultKey: slot.ref.key };
+      if (err instanceof InputRejectedError) return write(rejectedResult(frame(), err.toJSON()));
+      throw err;
+    }
+
+    const mime = sniffImage(body.subarray(0, SNIFF_BYTES));
+    if (!mime) return write(rejectedResult(frame(), notImageError(info.contentType).toJSON()));
+
+    const kept = keptOutcomes(resume, settings);
+    const toAsk = settings.fields.filter((f) => !kept.has(f.name));
+    let document: ResultDocument;
+    try {
+      const asked = await extractFields({
+        image: prepareImage(body, mime),
+        fields: toAsk,
+        model: deps.model,
+        deadline: invocation.deadline.signal,
+        deadlineAt: invocation.deadline.at,
+        limit: deps.limit,
+        ...deps.modelSettings,
+        clock,
+        logger,
+      });
+      const byName = new Map(asked.map((o) => [o.name, o]));
+      document = mergeResult(
+        frame(mime),
+        settings.fields.map((f) => kept.get(f.name) ?? byName.get(f.name)!),
+      );
+    } catch (err) {
+      // Fields never throw; reaching here is a bug. Still write a document.
+      logger.error('extraction failed as a whole', { error: toErrorInfo(err) });
+      document = failedResult(frame(mime), settings.fields.map((f) => f.name), toErrorInfo(err) as ErrorInfo);
+    }
+    return write(document, [...kept.keys()]);
+  }
+}
+
+/** The fields of a resumed document that succeeded: kept as they are, never asked again. */
+function keptOutcomes(resume: ResultDocument | undefined, settings: PipelineSettings): Map<string, FieldOutcome> {
+  const kept = new Map<string, FieldOutcome>();
+  if (!resume) return kept;
+  for (const f of settings.fields) {
+    const result = resume.fieldResults[f.name];
+    if (result?.status === 'ok') kept.set(f.name, { name: f.name, value: resume.fields[f.name] ?? null, result });
+  }
+  return kept;
 }

@@ -4,7 +4,7 @@
  * validated against it before it is written.
  */
 import * as z from 'zod';
-import { ErrorCode } from './errors';
+import { ErrorCode, TRANSIENT_ERROR_CODES } from './errors';
 import type { ImageMime, ObjectInfo } from './ports';
 
 /** Bump when a change would break a reader of version 1 documents. */
@@ -65,6 +65,19 @@ export const resultDocumentSchema = z
     fields: z.record(z.string(), z.unknown()),
     fieldResults: z.record(z.string(), fieldResultSchema),
     model: z.object({ name: z.string() }).strict(),
+    /**
+     * The configuration fingerprint that produced it (see `fingerprint.ts`):
+     * a later event for the same object recomputes it when this differs.
+     */
+    fingerprint: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    /**
+     * `true` when fields failed for a passing reason (connection, timeout,
+     * 5xx, rate limit, deadline): the next delivery of the object's event
+     * asks those fields again and keeps the others. `false`: final.
+     */
+    retryable: z.boolean().optional(),
+    /** How many runs contributed to it: 1, then one more for each retry that re-asked failed fields. */
+    runs: z.number().int().positive().optional(),
     /** Why the whole document failed or was rejected. */
     error: errorInfoSchema.optional(),
     startedAt: z.iso.datetime(),
@@ -106,6 +119,9 @@ export interface FieldOutcome {
 export interface DocumentFrame {
   readonly source: SourceRef;
   readonly modelName: string;
+  readonly fingerprint: string;
+  /** This run's number (see `runs` in the schema). @default 1 */
+  readonly runs?: number;
   readonly startedAt: Date;
   readonly finishedAt: Date;
 }
@@ -162,12 +178,24 @@ function finish(
     fields: body.fields,
     fieldResults: body.fieldResults,
     model: { name: frame.modelName },
+    fingerprint: frame.fingerprint,
+    retryable: isRetryable(body.status, body.fieldResults),
+    runs: frame.runs ?? 1,
     ...(body.error ? { error: body.error } : {}),
     startedAt: frame.startedAt.toISOString(),
     finishedAt: frame.finishedAt.toISOString(),
     durationMs: Math.max(0, Math.round(frame.finishedAt.getTime() - frame.startedAt.getTime())),
   };
   return resultDocumentSchema.parse(doc);
+}
+
+/**
+ * Whether a document with these field results is worth another try: some
+ * field failed for a passing reason. A rejected or complete document never is.
+ */
+export function isRetryable(status: DocumentStatus, fieldResults: Readonly<Record<string, FieldResult>>): boolean {
+  if (status === 'rejected' || status === 'complete') return false;
+  return Object.values(fieldResults).some((r) => r.error !== undefined && TRANSIENT_ERROR_CODES.has(r.error.code));
 }
 
 /**

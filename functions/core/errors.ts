@@ -44,6 +44,12 @@ export const ErrorCode = {
   INPUT_NOT_IMAGE: 'INPUT_NOT_IMAGE',
   /** The object is larger than `MAX_IMAGE_BYTES`. */
   INPUT_TOO_LARGE: 'INPUT_TOO_LARGE',
+  /**
+   * The source key cannot have a result at its own place: the result key
+   * would pass S3's 1,024-byte limit, or the key has `.`, `..` or empty path
+   * segments. Its `rejected` document goes to a fallback key instead.
+   */
+  INPUT_KEY_INVALID: 'INPUT_KEY_INVALID',
   /** The object was gone (deleted or replaced) when it was read. */
   OBJECT_NOT_FOUND: 'OBJECT_NOT_FOUND',
   /** The event is not an S3 event fieldlens understands. */
@@ -69,6 +75,12 @@ export const ErrorCode = {
   OBJECT_READ_FAILED: 'OBJECT_READ_FAILED',
   /** The Step Functions starter could not start a run: the invocation fails so the event is retried. */
   RUN_START_FAILED: 'RUN_START_FAILED',
+  /**
+   * The document was written, but every field failed for a passing reason:
+   * the invocation fails on purpose so the platform retries it (and, in the
+   * end, the dead-letter queue has it); the retry asks only the failed fields.
+   */
+  RESULT_RETRYABLE: 'RESULT_RETRYABLE',
   /** Something failed that has no more specific code. */
   INTERNAL: 'INTERNAL',
   /** A CDK context value is missing or invalid; the message names the key and what it expected. */
@@ -78,6 +90,21 @@ export const ErrorCode = {
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Failures for a passing reason: another try later may succeed. A document
+ * with a field failed for one of these is `retryable`; every other failure
+ * (a refused request, an invalid answer after the re-ask, a rejected input)
+ * is final and is never asked again for the same image and configuration.
+ */
+export const TRANSIENT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ErrorCode.MODEL_CONNECTION,
+  ErrorCode.MODEL_TIMEOUT,
+  ErrorCode.MODEL_SERVER_ERROR,
+  ErrorCode.MODEL_RATE_LIMITED,
+  ErrorCode.DEADLINE_EXCEEDED,
+  ErrorCode.TASK_FAILED,
+]);
 
 /** Extra facts worth logging with an error; never secrets, never image bytes. */
 export type ErrorContext = Readonly<Record<string, unknown>>;
@@ -133,7 +160,11 @@ export class FieldSetError extends FieldlensError {
 export class InputRejectedError extends FieldlensError {
   override name = 'InputRejectedError';
   constructor(
-    code: typeof ErrorCode.INPUT_EMPTY | typeof ErrorCode.INPUT_NOT_IMAGE | typeof ErrorCode.INPUT_TOO_LARGE,
+    code:
+      | typeof ErrorCode.INPUT_EMPTY
+      | typeof ErrorCode.INPUT_NOT_IMAGE
+      | typeof ErrorCode.INPUT_TOO_LARGE
+      | typeof ErrorCode.INPUT_KEY_INVALID,
     message: string,
     options: FieldlensErrorOptions = {},
   ) {
@@ -215,6 +246,14 @@ export class ObjectReadError extends FieldlensError {
   override name = 'ObjectReadError';
   constructor(message: string, options: FieldlensErrorOptions = {}) {
     super(ErrorCode.OBJECT_READ_FAILED, message, options);
+  }
+}
+
+/** A document was written but failed for a passing reason; the platform retries the event. */
+export class RetryableResultError extends FieldlensError {
+  override name = 'RetryableResultError';
+  constructor(message: string, options: FieldlensErrorOptions = {}) {
+    super(ErrorCode.RESULT_RETRYABLE, message, options);
   }
 }
 

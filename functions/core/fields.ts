@@ -16,11 +16,17 @@ export type FieldType = z.infer<typeof FieldType>;
 /** A JSON Schema, kept as plain data (it is sent to the model and compiled by zod). */
 export type JsonSchema = Record<string, unknown>;
 
+/** Names that cannot be keys of a plain object without touching its prototype. */
+const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+
 const fieldSpecSchema = z
   .object({
     name: z
       .string()
-      .regex(/^[A-Za-z0-9_]{1,64}$/, 'must be 1-64 characters of A-Z, a-z, 0-9 or _'),
+      .regex(/^[A-Za-z0-9_]{1,64}$/, 'must be 1-64 characters of A-Z, a-z, 0-9 or _')
+      // Field names become keys of plain objects (the document's `fields`);
+      // these would reach the prototype instead of holding a value.
+      .refine((n) => !RESERVED_NAMES.has(n), 'is reserved (__proto__, constructor and prototype reach the prototype of an object)'),
     prompt: z.string().trim().min(1, 'must be a non-empty string'),
     type: FieldType,
     schema: z.record(z.string(), z.unknown()).optional(),

@@ -2,11 +2,35 @@
  * Which keys are ours and where their results go. Keys here are always
  * decoded (never URL-encoded).
  */
+import { createHash } from 'node:crypto';
 import type { ObjectRef } from './ports';
 import type { PipelineSettings } from './settings';
 
-/** Why an event's object is not processed (nothing is written for it). */
-export type SkipReason = 'outside-input-prefix' | 'under-output-prefix' | 'folder-marker' | 'duplicate' | 'not-found';
+/** S3's limit on a key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+
+/**
+ * Where results go whose own key cannot exist (see {@link resultKeyProblem}),
+ * under the output prefix: `<output prefix>.fieldlens/rejected-keys/<sha-256 of the source key>.json`.
+ */
+export const REJECTED_KEYS_FOLDER = '.fieldlens/rejected-keys/';
+
+/**
+ * Why an event's object is not processed (nothing is written for it):
+ * not ours (`outside-input-prefix`, `under-output-prefix`, `folder-marker`),
+ * nothing to do (`duplicate`: a final result for this version and
+ * configuration exists; `in-flight`: another invocation holds its lease),
+ * or gone (`not-found`: deleted; `superseded`: replaced by a newer version,
+ * whose own event produces its document).
+ */
+export type SkipReason =
+  | 'outside-input-prefix'
+  | 'under-output-prefix'
+  | 'folder-marker'
+  | 'duplicate'
+  | 'in-flight'
+  | 'not-found'
+  | 'superseded';
 
 /**
  * Why a key is not ours to process, or `undefined` when it is. Keys under
@@ -35,4 +59,42 @@ export function resultRefFor(source: ObjectRef, settings: PipelineSettings): Obj
     bucket: settings.outputBucket ?? source.bucket,
     key: resultKeyFor(source.key, settings.inputPrefix, settings.outputPrefix),
   };
+}
+
+/**
+ * Why a source key cannot have its result at its own place, or `undefined`.
+ * S3 keeps `.`, `..` and empty path segments as they are, but tools and IAM
+ * policies that treat keys as paths do not, so a result there could land
+ * (or be granted) somewhere else than it says.
+ */
+export function resultKeyProblem(sourceKey: string, settings: Pick<PipelineSettings, 'inputPrefix' | 'outputPrefix'>): string | undefined {
+  const rest = sourceKey.startsWith(settings.inputPrefix) ? sourceKey.slice(settings.inputPrefix.length) : sourceKey;
+  const bad = rest.split('/').find((s) => s === '' || s === '.' || s === '..');
+  if (bad !== undefined) {
+    return `the key has a ${bad === '' ? 'empty' : `"${bad}"`} path segment, which S3 keeps but path-based tools and policies do not`;
+  }
+  const bytes = Buffer.byteLength(resultKeyFor(sourceKey, settings.inputPrefix, settings.outputPrefix), 'utf8');
+  if (bytes > MAX_KEY_BYTES) return `its result key would be ${bytes} bytes, over S3's limit of ${MAX_KEY_BYTES}`;
+  return undefined;
+}
+
+/** The fallback result key of a source key with a {@link resultKeyProblem}. */
+export function fallbackResultKeyFor(sourceKey: string, outputPrefix: string): string {
+  return `${outputPrefix}${REJECTED_KEYS_FOLDER}${sha256(sourceKey)}.json`;
+}
+
+/**
+ * Where the lease of a source object lives while an invocation works on it
+ * (see `lease.ts`). It ends in `.lease`, never `.json`, so no result key can
+ * ever be a lease key.
+ */
+export function leaseRefFor(source: ObjectRef, settings: PipelineSettings): ObjectRef {
+  return {
+    bucket: settings.outputBucket ?? source.bucket,
+    key: `${settings.outputPrefix}.fieldlens/leases/${sha256(`${source.bucket}/${source.key}`)}.lease`,
+  };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }

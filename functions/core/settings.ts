@@ -14,6 +14,11 @@ export interface PipelineSettings {
   /** Results bucket; the source bucket when unset. */
   readonly outputBucket?: string;
   readonly maxImageBytes: number;
+  /**
+   * The configuration fingerprint (see `fingerprint.ts`), computed once per
+   * cold start: recorded in every document and compared at admission.
+   */
+  readonly fingerprint: string;
 }
 
 /** How one field's requests are made. The in-flight cap is the invocation's `Limit`, not a setting here. */

@@ -3,13 +3,21 @@ import { ErrorCode, FieldlensError, InputRejectedError, ObjectNotFoundError } fr
 import { admit } from '../../functions/core/admission';
 import { keyGuard, resultRefFor } from '../../functions/core/keys';
 import { createLimit } from '../../functions/core/limit';
-import { processObject, type DirectDeps } from '../../functions/core/direct';
-import { SOURCE_ETAG_METADATA } from '../../functions/core/result-writer';
+import { processObject, type DirectDeps, type Invocation } from '../../functions/core/direct';
+import { RESULT_METADATA } from '../../functions/core/result-writer';
 import { type PipelineSettings } from '../../functions/core/settings';
 import type { ResultDocument } from '../../functions/core/document';
 import { FakeClock, FakeModel, finalError, JPEG_BYTES, memoryLogger, MemoryStore, PNG_BYTES, stringFields } from './fakes';
 
 const BUCKET = 'labels';
+const FINGERPRINT = 'f'.repeat(64);
+/** The metadata of a final result for `etag` under this test's configuration. */
+const finalResultOf = (etag: string) => ({
+  [RESULT_METADATA.sourceEtag]: etag,
+  [RESULT_METADATA.fingerprint]: FINGERPRINT,
+  [RESULT_METADATA.state]: 'final',
+  [RESULT_METADATA.runs]: '1',
+});
 
 function someSettings(overrides: Partial<PipelineSettings> = {}): PipelineSettings {
   return {
@@ -17,6 +25,7 @@ function someSettings(overrides: Partial<PipelineSettings> = {}): PipelineSettin
     inputPrefix: 'incoming/',
     outputPrefix: 'results/',
     maxImageBytes: 1024,
+    fingerprint: FINGERPRINT,
     ...overrides,
   };
 }
@@ -25,7 +34,7 @@ interface World {
   store: MemoryStore;
   model: FakeModel;
   deps: DirectDeps;
-  deadline: { signal: AbortSignal; at: number };
+  invocation: Invocation;
 }
 
 function aWorld(overrides: { settings?: Partial<PipelineSettings>; model?: FakeModel } = {}): World {
@@ -41,7 +50,12 @@ function aWorld(overrides: { settings?: Partial<PipelineSettings>; model?: FakeM
     settings: someSettings(overrides.settings),
     modelSettings: { timeoutMs: 60_000, maxRetries: 3, maxTokens: 1024 },
   };
-  return { store, model, deps, deadline: { signal: new AbortController().signal, at: clock.now() + 600_000 } };
+  const invocation: Invocation = {
+    id: 'request-1',
+    deadline: { signal: new AbortController().signal, at: clock.now() + 600_000 },
+    endsAt: clock.now() + 900_000,
+  };
+  return { store, model, deps, invocation };
 }
 
 const source = (key: string) => ({ bucket: BUCKET, key });
@@ -126,7 +140,7 @@ describe('admit', () => {
     // Prepare
     const { store, deps } = aWorld();
     const etag = store.put(source('incoming/a.jpg'), JPEG_BYTES);
-    store.put(source('results/a.jpg.json'), Buffer.from('{}'), { metadata: { [SOURCE_ETAG_METADATA]: etag } });
+    store.put(source('results/a.jpg.json'), Buffer.from('{}'), { metadata: finalResultOf(etag) });
 
     // Act
     const admission = await admit(deps, { ...source('incoming/a.jpg'), etag });
@@ -138,7 +152,7 @@ describe('admit', () => {
   it('accepts an object whose old result was for another ETag', async () => {
     const { store, deps } = aWorld();
     store.put(source('incoming/a.jpg'), JPEG_BYTES, { etag: 'new' });
-    store.put(source('results/a.jpg.json'), Buffer.from('{}'), { metadata: { [SOURCE_ETAG_METADATA]: 'old' } });
+    store.put(source('results/a.jpg.json'), Buffer.from('{}'), { metadata: finalResultOf('old') });
 
     const admission = await admit(deps, source('incoming/a.jpg'));
 
@@ -151,7 +165,7 @@ describe('admit', () => {
 
     const admission = await admit(deps, { ...source('incoming/a.jpg'), etag: 'older' });
 
-    expect(admission).toMatchObject({ kind: 'skip', reason: 'not-found' });
+    expect(admission).toMatchObject({ kind: 'skip', reason: 'superseded' });
   });
 
   it('rejects an empty object with INPUT_EMPTY', async () => {
@@ -192,11 +206,11 @@ describe('admit', () => {
 describe('processObject', () => {
   it('asks every field and writes the merged result with the source ETag as metadata', async () => {
     // Prepare
-    const { store, model, deps, deadline } = aWorld();
+    const { store, model, deps, invocation } = aWorld();
     const etag = store.put(source('incoming/2026/a.jpg'), JPEG_BYTES, { contentType: 'application/octet-stream' });
 
     // Act
-    const outcome = await processObject(deps, { ...source('incoming/2026/a.jpg'), etag }, deadline);
+    const outcome = await processObject(deps, { ...source('incoming/2026/a.jpg'), etag }, invocation);
 
     // Assess
     expect(outcome.kind).toBe('written');
@@ -207,7 +221,7 @@ describe('processObject', () => {
     expect(store.writes).toHaveLength(1);
     const [write] = store.writes;
     expect(write!.ref).toEqual({ bucket: BUCKET, key: 'results/2026/a.jpg.json' });
-    expect(write!.metadata).toEqual({ [SOURCE_ETAG_METADATA]: etag });
+    expect(write!.metadata).toEqual(finalResultOf(etag));
     const doc = write!.value as ResultDocument;
     expect(doc).toMatchObject({
       status: 'complete',
@@ -218,20 +232,20 @@ describe('processObject', () => {
   });
 
   it('reports the written document and its key', async () => {
-    const { store, deps, deadline } = aWorld();
+    const { store, deps, invocation } = aWorld();
     store.put(source('incoming/a.jpg'), PNG_BYTES);
 
-    const outcome = await processObject(deps, source('incoming/a.jpg'), deadline);
+    const outcome = await processObject(deps, source('incoming/a.jpg'), invocation);
 
     expect(outcome).toMatchObject({ kind: 'written', resultKey: 'results/a.jpg.json', document: { status: 'complete' } });
   });
 
   it('writes a partial document when some fields fail', async () => {
     const model = new FakeModel({ f1: [finalError()] });
-    const { store, deps, deadline } = aWorld({ model });
+    const { store, deps, invocation } = aWorld({ model });
     store.put(source('incoming/a.jpg'), JPEG_BYTES);
 
-    await processObject(deps, source('incoming/a.jpg'), deadline);
+    await processObject(deps, source('incoming/a.jpg'), invocation);
 
     const doc = store.writes[0]!.value as ResultDocument;
     expect(doc.status).toBe('partial');
@@ -240,21 +254,21 @@ describe('processObject', () => {
   });
 
   it('writes into the output bucket when one is set', async () => {
-    const { store, deps, deadline } = aWorld({ settings: { outputBucket: 'out' } });
+    const { store, deps, invocation } = aWorld({ settings: { outputBucket: 'out' } });
     store.put(source('incoming/a.jpg'), JPEG_BYTES);
 
-    await processObject(deps, source('incoming/a.jpg'), deadline);
+    await processObject(deps, source('incoming/a.jpg'), invocation);
 
     expect(store.writes[0]!.ref).toEqual({ bucket: 'out', key: 'results/a.jpg.json' });
   });
 
   it('rejects bytes that are not an image, whatever their name, with no model call', async () => {
     // Prepare
-    const { store, model, deps, deadline } = aWorld();
+    const { store, model, deps, invocation } = aWorld();
     store.put(source('incoming/label.jpg'), Buffer.from('%PDF-1.7 not a label'), { contentType: 'image/jpeg' });
 
     // Act
-    const outcome = await processObject(deps, source('incoming/label.jpg'), deadline);
+    const outcome = await processObject(deps, source('incoming/label.jpg'), invocation);
 
     // Assess
     expect(model.calls).toHaveLength(0);
@@ -267,10 +281,10 @@ describe('processObject', () => {
   });
 
   it('rejects an empty object without reading it or calling the model', async () => {
-    const { store, model, deps, deadline } = aWorld();
+    const { store, model, deps, invocation } = aWorld();
     store.put(source('incoming/empty.png'), Buffer.alloc(0));
 
-    await processObject(deps, source('incoming/empty.png'), deadline);
+    await processObject(deps, source('incoming/empty.png'), invocation);
 
     expect(store.reads).toHaveLength(0);
     expect(model.calls).toHaveLength(0);
@@ -278,10 +292,10 @@ describe('processObject', () => {
   });
 
   it('rejects a too-large object without reading it or calling the model', async () => {
-    const { store, model, deps, deadline } = aWorld({ settings: { maxImageBytes: 4 } });
+    const { store, model, deps, invocation } = aWorld({ settings: { maxImageBytes: 4 } });
     store.put(source('incoming/big.jpg'), JPEG_BYTES);
 
-    await processObject(deps, source('incoming/big.jpg'), deadline);
+    await processObject(deps, source('incoming/big.jpg'), invocation);
 
     expect(store.reads).toHaveLength(0);
     expect(model.calls).toHaveLength(0);
@@ -290,12 +304,12 @@ describe('processObject', () => {
 
   it('rejects when the store refuses the read as too large (the object grew)', async () => {
     // Prepare
-    const { store, model, deps, deadline } = aWorld();
+    const { store, model, deps, invocation } = aWorld();
     store.put(source('incoming/a.jpg'), JPEG_BYTES);
     vi.spyOn(store, 'read').mockRejectedValue(new InputRejectedError(ErrorCode.INPUT_TOO_LARGE, 'grew'));
 
     // Act
-    await processObject(deps, source('incoming/a.jpg'), deadline);
+    await processObject(deps, source('incoming/a.jpg'), invocation);
 
     // Assess
     expect(model.calls).toHaveLength(0);
@@ -304,12 +318,12 @@ describe('processObject', () => {
 
   it('skips an object deleted between head and read, writing nothing', async () => {
     // Prepare
-    const { store, model, deps, deadline } = aWorld();
+    const { store, model, deps, invocation } = aWorld();
     store.put(source('incoming/a.jpg'), JPEG_BYTES);
     store.vanishOnRead.add(`${BUCKET}/incoming/a.jpg`);
 
     // Act
-    const outcome = await processObject(deps, source('incoming/a.jpg'), deadline);
+    const outcome = await processObject(deps, source('incoming/a.jpg'), invocation);
 
     // Assess
     expect(outcome).toEqual({ kind: 'skipped', reason: 'not-found', resultKey: 'results/a.jpg.json' });
@@ -318,11 +332,11 @@ describe('processObject', () => {
   });
 
   it('skips when the store reports the object gone with ObjectNotFoundError', async () => {
-    const { store, deps, deadline } = aWorld();
+    const { store, deps, invocation } = aWorld();
     store.put(source('incoming/a.jpg'), JPEG_BYTES);
     vi.spyOn(store, 'read').mockRejectedValue(new ObjectNotFoundError('gone'));
 
-    const outcome = await processObject(deps, source('incoming/a.jpg'), deadline);
+    const outcome = await processObject(deps, source('incoming/a.jpg'), invocation);
 
     expect(outcome).toMatchObject({ kind: 'skipped', reason: 'not-found' });
     expect(store.writes).toHaveLength(0);
@@ -330,13 +344,13 @@ describe('processObject', () => {
 
   it('skips a duplicate event with no model call and no write', async () => {
     // Prepare: the first event wrote the result
-    const { store, model, deps, deadline } = aWorld();
+    const { store, model, deps, invocation } = aWorld();
     const etag = store.put(source('incoming/a.jpg'), JPEG_BYTES);
-    await processObject(deps, { ...source('incoming/a.jpg'), etag }, deadline);
+    await processObject(deps, { ...source('incoming/a.jpg'), etag }, invocation);
     const callsAfterFirst = model.calls.length;
 
     // Act
-    const outcome = await processObject(deps, { ...source('incoming/a.jpg'), etag }, deadline);
+    const outcome = await processObject(deps, { ...source('incoming/a.jpg'), etag }, invocation);
 
     // Assess
     expect(outcome).toEqual({ kind: 'skipped', reason: 'duplicate', resultKey: 'results/a.jpg.json' });
@@ -345,9 +359,9 @@ describe('processObject', () => {
   });
 
   it('skips a key outside the input prefix without a result key', async () => {
-    const { deps, deadline } = aWorld();
+    const { deps, invocation } = aWorld();
 
-    expect(await processObject(deps, source('elsewhere/a.jpg'), deadline)).toEqual({
+    expect(await processObject(deps, source('elsewhere/a.jpg'), invocation)).toEqual({
       kind: 'skipped',
       reason: 'outside-input-prefix',
     });
@@ -360,7 +374,7 @@ describe('processObject', () => {
     const signal = AbortSignal.abort(new FieldlensError(ErrorCode.DEADLINE_EXCEEDED, 'the invocation deadline passed'));
 
     // Act
-    await processObject(deps, source('incoming/a.jpg'), { signal, at: 0 });
+    await processObject(deps, source('incoming/a.jpg'), { id: 'request-1', deadline: { signal, at: 0 }, endsAt: 60_000 });
 
     // Assess
     expect(model.calls).toHaveLength(0);
@@ -371,31 +385,31 @@ describe('processObject', () => {
 
   it('throws when the result cannot be written, so the event is retried', async () => {
     // Prepare
-    const { store, deps, deadline } = aWorld();
+    const { store, deps, invocation } = aWorld();
     store.put(source('incoming/a.jpg'), JPEG_BYTES);
     store.failWrites = new Error('AccessDenied');
 
     // Act
-    const act = processObject(deps, source('incoming/a.jpg'), deadline);
+    const act = processObject(deps, source('incoming/a.jpg'), invocation);
 
     // Assess
     await expect(act).rejects.toThrow('AccessDenied');
   });
 
   it('throws when a rejected document cannot be written', async () => {
-    const { store, deps, deadline } = aWorld();
+    const { store, deps, invocation } = aWorld();
     store.put(source('incoming/empty.jpg'), Buffer.alloc(0));
     store.failWrites = new Error('SlowDown');
 
-    await expect(processObject(deps, source('incoming/empty.jpg'), deadline)).rejects.toThrow('SlowDown');
+    await expect(processObject(deps, source('incoming/empty.jpg'), invocation)).rejects.toThrow('SlowDown');
   });
 
   it('throws a read failure that is not about the object (S3 down), writing nothing', async () => {
-    const { store, deps, deadline } = aWorld();
+    const { store, deps, invocation } = aWorld();
     store.put(source('incoming/a.jpg'), JPEG_BYTES);
     vi.spyOn(store, 'read').mockRejectedValue(new Error('ServiceUnavailable'));
 
-    await expect(processObject(deps, source('incoming/a.jpg'), deadline)).rejects.toThrow('ServiceUnavailable');
+    await expect(processObject(deps, source('incoming/a.jpg'), invocation)).rejects.toThrow('ServiceUnavailable');
     expect(store.writes).toHaveLength(0);
   });
 });

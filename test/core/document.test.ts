@@ -7,6 +7,7 @@ function aFrame(overrides: Partial<DocumentFrame> = {}): DocumentFrame {
   return {
     source: { bucket: 'labels', key: 'incoming/2026/a.jpg', etag: 'abc123', bytes: 123_456, contentType: 'image/jpeg' },
     modelName: 'qwen2.5-vl-7b',
+    fingerprint: 'a'.repeat(64),
     startedAt: new Date('2026-01-02T03:04:05.000Z'),
     finishedAt: new Date('2026-01-02T03:04:06.234Z'),
     ...overrides,

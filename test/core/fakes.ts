@@ -168,6 +168,8 @@ export class MemoryStore implements ObjectStore {
   readonly writes: Array<{ ref: ObjectRef; value: unknown; metadata: Readonly<Record<string, string>> }> = [];
   readonly reads: Array<{ ref: ObjectRef; options: ReadOptions }> = [];
   readonly deletes: ObjectRef[] = [];
+  /** Writes of lease objects (keys ending in `.lease`); `writes` has the documents. */
+  readonly leaseWrites: Array<{ ref: ObjectRef; value: unknown; metadata: Readonly<Record<string, string>> }> = [];
   failWrites: Error | undefined;
   /** Objects that vanish after `head` and before `read`. */
   readonly vanishOnRead = new Set<string>();
@@ -225,7 +227,8 @@ export class MemoryStore implements ObjectStore {
     if (c && ('ifNoneMatch' in c ? current !== undefined : current?.etag !== c.ifMatch)) {
       throw new WriteConflictError(`${ref.key} changed before this write`);
     }
-    this.writes.push({ ref: { bucket: ref.bucket, key: ref.key }, value, metadata });
+    // Leases are bookkeeping, not documents: kept apart so tests count documents.
+    (ref.key.endsWith('.lease') ? this.leaseWrites : this.writes).push({ ref: { bucket: ref.bucket, key: ref.key }, value, metadata });
     const etag = this.put(ref, Buffer.from(JSON.stringify(value)), { contentType: 'application/json', metadata: { ...metadata } });
     return { etag };
   }

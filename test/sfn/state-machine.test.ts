@@ -56,7 +56,7 @@ describe('the synthesized state machine, run locally with the real handlers', ()
     expect(direct?.status).toBe('complete');
     expect(resultDocumentSchema.safeParse(viaSfn).success).toBe(true);
     expect(timeless(viaSfn)).toEqual(timeless(direct));
-    expect(run.output).toEqual({ status: 'complete', resultBucket: BUCKET, resultKey: 'sfn-results/2026/same.png.json' });
+    expect(run.output).toEqual({ status: 'complete', retryable: false, resultBucket: BUCKET, resultKey: 'sfn-results/2026/same.png.json' });
     expect(run.statesEntered.filter((s) => s === SFN_STATES.extractField)).toHaveLength(DEFAULT_LABEL_FIELDS.length);
     expect(run.statesEntered).not.toContain(SFN_STATES.recordFailure);
   });
@@ -143,7 +143,7 @@ describe('the synthesized state machine, run locally with the real handlers', ()
 
     expect(run.error).toBeUndefined();
     expect(run.statesEntered).toEqual([SFN_STATES.prepare, SFN_STATES.recordFailure]);
-    expect(run.output).toEqual({ status: 'failed', resultBucket: BUCKET, resultKey: 'results/crash-prepare.png.json' });
+    expect(run.output).toEqual({ status: 'failed', retryable: true, resultBucket: BUCKET, resultKey: 'results/crash-prepare.png.json' });
     const doc = (await rig.result('results/crash-prepare.png.json'))!;
     expect(resultDocumentSchema.safeParse(doc).success).toBe(true);
     expect(doc.status).toBe('failed');

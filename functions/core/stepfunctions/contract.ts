@@ -41,6 +41,8 @@ export interface PreparedRun {
   readonly source: SourceRef;
   /** Where the result document goes. */
   readonly resultRef: ObjectRef;
+  /** The result object's ETag when Prepare saw one (Merge writes with `If-Match` on it, else `If-None-Match: *`). */
+  readonly resultEtag?: string;
   /** The field names the Map state iterates over, in field-set order. */
   readonly fields: readonly string[];
   /** When the run started, ISO 8601: the document's `startedAt`. */
@@ -64,6 +66,7 @@ const preparedRunSchema = z.object({
   action: z.literal('extract'),
   source: sourceSchema,
   resultRef: objectRefSchema,
+  resultEtag: z.string().optional(),
   fields: z.array(z.string().min(1)),
   startedAt: z.iso.datetime(),
 });
@@ -101,12 +104,14 @@ const fieldTaskResultSchema = z.union([
 export const mergeInputSchema = z.object({
   source: sourceSchema,
   resultRef: objectRefSchema,
+  resultEtag: z.string().optional(),
   startedAt: z.iso.datetime(),
   outcomes: z.array(fieldTaskResultSchema),
 });
 export interface MergeInput {
   readonly source: SourceRef;
   readonly resultRef: ObjectRef;
+  readonly resultEtag?: string;
   readonly startedAt: string;
   readonly outcomes: readonly FieldTaskResult[];
 }
@@ -114,6 +119,8 @@ export interface MergeInput {
 /** What Merge (and RecordFailure) return: the execution's output. */
 export interface RunResult {
   readonly status: 'complete' | 'partial' | 'failed' | 'skipped';
+  /** Whether the written document is retryable (see the document's `retryable`). */
+  readonly retryable?: boolean;
   readonly resultBucket?: string;
   readonly resultKey?: string;
   /** Why nothing was written, when `status` is `skipped`. */

@@ -13,7 +13,7 @@ import { extractField } from '../extract';
 import { notImageError, prepareImage, sniffImage, SNIFF_BYTES } from '../image';
 import { keyGuard, resultRefFor } from '../keys';
 import type { Clock, Logger, ModelClient, ObjectRef, ObjectStore } from '../ports';
-import { SOURCE_ETAG_METADATA, writeResult } from '../result-writer';
+import { publishResult, RESULT_METADATA } from '../result-writer';
 import type { ModelSettings, PipelineSettings } from '../settings';
 import type {
   ExtractFieldInput,
@@ -62,10 +62,18 @@ export async function prepareRun(deps: StepDeps, input: RunInput): Promise<Prepa
   if (admission.kind === 'skip') {
     return { action: 'done', status: 'skipped', reason: admission.reason, ...(admission.resultRef ? { resultKey: admission.resultRef.key } : {}) };
   }
-  const { info, resultRef } = admission;
+  const { info, slot } = admission;
+  const resultRef = slot.ref;
   const reject = async (error: ErrorInfo): Promise<PrepareOutput> => {
-    const frame = { source: sourceOf(info), modelName: deps.modelName, startedAt, finishedAt: new Date(clock.now()) };
-    await writeResult(store, resultRef, rejectedResult(frame, error));
+    const frame = { source: sourceOf(info), modelName: deps.modelName, fingerprint: settings.fingerprint, startedAt, finishedAt: new Date(clock.now()) };
+    const published = await publishResult({
+      store,
+      ref: resultRef,
+      document: rejectedResult(frame, error),
+      seenEtag: slot.seenEtag,
+      checkSource: !(admission.kind === 'reject' && admission.fallback),
+    });
+    if (published.kind !== 'written') return { action: 'done', status: 'skipped', reason: published.kind, resultKey: resultRef.key };
     return { action: 'done', status: 'rejected', resultKey: resultRef.key };
   };
   if (admission.kind === 'reject') return reject(admission.error.toJSON());
@@ -86,6 +94,7 @@ export async function prepareRun(deps: StepDeps, input: RunInput): Promise<Prepa
     action: 'extract',
     source: sourceOf(info, mime),
     resultRef,
+    ...(slot.seenEtag ? { resultEtag: slot.seenEtag } : {}),
     fields: settings.fields.map((f) => f.name),
     startedAt: startedAt.toISOString(),
   };
@@ -147,12 +156,19 @@ export async function mergeRun(deps: StepDeps, input: MergeInput): Promise<RunRe
   const frame = {
     source: input.source,
     modelName: deps.modelName,
+    fingerprint: deps.settings.fingerprint,
     startedAt: new Date(input.startedAt),
     finishedAt: new Date(deps.clock.now()),
   };
   const document = mergeResult(frame, outcomes);
-  await writeResult(deps.store, input.resultRef, document);
-  return { status: document.status as RunResult['status'], resultBucket: input.resultRef.bucket, resultKey: input.resultRef.key };
+  const published = await publishResult({ store: deps.store, ref: input.resultRef, document, seenEtag: input.resultEtag });
+  if (published.kind !== 'written') return { status: 'skipped', reason: published.kind, resultKey: input.resultRef.key };
+  return {
+    status: document.status as RunResult['status'],
+    retryable: document.retryable ?? false,
+    resultBucket: input.resultRef.bucket,
+    resultKey: input.resultRef.key,
+  };
 }
 
 /**
@@ -176,14 +192,21 @@ export async function recordRunFailure(deps: StepDeps, input: RecordFailureInput
   const startedAt = new Date(prepared?.startedAt ?? input.executionStartedAt ?? clock.now());
 
   const existing = await store.head(resultRef, { forbiddenMeansAbsent: true });
-  if (source.etag && existing?.metadata[SOURCE_ETAG_METADATA] === source.etag) {
+  if (
+    source.etag &&
+    existing?.metadata[RESULT_METADATA.sourceEtag] === source.etag &&
+    existing.metadata[RESULT_METADATA.fingerprint] === settings.fingerprint &&
+    existing.metadata[RESULT_METADATA.state] === 'final'
+  ) {
     return { status: 'skipped', reason: 'duplicate', resultBucket: resultRef.bucket, resultKey: resultRef.key };
   }
   const error = taskFailureInfo(run.failure);
   deps.logger.error('a task failed; writing the failed document', { resultKey: resultRef.key, error });
-  const frame = { source, modelName: deps.modelName, startedAt, finishedAt: new Date(clock.now()) };
-  await writeResult(store, resultRef, failedResult(frame, fields, error));
-  return { status: 'failed', resultBucket: resultRef.bucket, resultKey: resultRef.key };
+  const frame = { source, modelName: deps.modelName, fingerprint: settings.fingerprint, startedAt, finishedAt: new Date(clock.now()) };
+  const document = failedResult(frame, fields, error);
+  const published = await publishResult({ store, ref: resultRef, document, seenEtag: existing?.etag, checkSource: source.etag !== '' });
+  if (published.kind !== 'written') return { status: 'skipped', reason: published.kind, resultKey: resultRef.key };
+  return { status: 'failed', retryable: document.retryable ?? false, resultBucket: resultRef.bucket, resultKey: resultRef.key };
 }
 
 /**

@@ -7,7 +7,7 @@ import { ErrorCode, FieldSetError } from '../../../functions/core/errors';
 import { SNIFF_BYTES } from '../../../functions/core/image';
 import { createLimit } from '../../../functions/core/limit';
 import { processObject, type DirectDeps } from '../../../functions/core/direct';
-import { SOURCE_ETAG_METADATA } from '../../../functions/core/result-writer';
+import { RESULT_METADATA } from '../../../functions/core/result-writer';
 import { type PipelineSettings } from '../../../functions/core/settings';
 import type { ResultDocument } from '../../../functions/core/document';
 import type { FieldTaskResult, PreparedRun } from '../../../functions/core/stepfunctions/contract';
@@ -15,7 +15,15 @@ import { extractFieldRun, mergeRun, prepareRun, recordRunFailure, taskFailureInf
 import { aReply, FakeClock, FakeModel, finalError, memoryLogger, MemoryStore, PNG_BYTES, stringFields } from '../fakes';
 
 const BUCKET = 'labels';
+const FINGERPRINT = 'f'.repeat(64);
+const finalResultOf = (etag: string) => ({
+  [RESULT_METADATA.sourceEtag]: etag,
+  [RESULT_METADATA.fingerprint]: FINGERPRINT,
+  [RESULT_METADATA.state]: 'final',
+  [RESULT_METADATA.runs]: '1',
+});
 const forever = { signal: new AbortController().signal, at: Number.MAX_SAFE_INTEGER };
+const foreverInvocation = { id: 'request-1', deadline: forever, endsAt: Number.MAX_SAFE_INTEGER - 60_000 };
 
 function aWorld(settings: Partial<PipelineSettings> = {}, model = new FakeModel()) {
   const store = new MemoryStore();
@@ -26,7 +34,7 @@ function aWorld(settings: Partial<PipelineSettings> = {}, model = new FakeModel(
     clock,
     limit: createLimit(Infinity),
     logger: memoryLogger(),
-    settings: { fields: stringFields(3), inputPrefix: 'incoming/', outputPrefix: 'results/', maxImageBytes: 1024, ...settings },
+    settings: { fields: stringFields(3), inputPrefix: 'incoming/', outputPrefix: 'results/', maxImageBytes: 1024, fingerprint: FINGERPRINT, ...settings },
     modelSettings: { timeoutMs: 60_000, maxRetries: 2, maxTokens: 256 },
   };
   const steps: StepDeps = { ...full, modelName: model.modelName };
@@ -89,10 +97,10 @@ describe('prepareRun', () => {
   it('skips a version whose result exists, and one that is gone or replaced', async () => {
     const w = aWorld();
     const etag = w.store.put({ bucket: BUCKET, key: 'incoming/a.png' }, PNG_BYTES);
-    w.store.put({ bucket: BUCKET, key: 'results/a.png.json' }, Buffer.from('{}'), { metadata: { [SOURCE_ETAG_METADATA]: etag } });
+    w.store.put({ bucket: BUCKET, key: 'results/a.png.json' }, Buffer.from('{}'), { metadata: finalResultOf(etag) });
 
     expect(await prepareRun(w.steps, { bucket: BUCKET, key: 'incoming/a.png', etag })).toMatchObject({ action: 'done', reason: 'duplicate' });
-    expect(await prepareRun(w.steps, { bucket: BUCKET, key: 'incoming/a.png', etag: 'older' })).toMatchObject({ reason: 'not-found' });
+    expect(await prepareRun(w.steps, { bucket: BUCKET, key: 'incoming/a.png', etag: 'older' })).toMatchObject({ reason: 'superseded' });
     expect(await prepareRun(w.steps, { bucket: BUCKET, key: 'incoming/gone.png' })).toMatchObject({ reason: 'not-found' });
   });
 });
@@ -128,7 +136,7 @@ describe('the steps together', () => {
     for (const w of [direct, steps]) w.store.put({ bucket: BUCKET, key: 'incoming/a.png' }, PNG_BYTES, { etag: 'e1' });
 
     // Act
-    const processed = await processObject(direct.full, { bucket: BUCKET, key: 'incoming/a.png' }, forever);
+    const processed = await processObject(direct.full, { bucket: BUCKET, key: 'incoming/a.png' }, foreverInvocation);
     const merged = await runSteps(steps, 'incoming/a.png');
 
     // Assess: the fake clock does not move, so even the times agree.
@@ -148,16 +156,18 @@ describe('mergeRun', () => {
 
   it('counts a failed task as that field\'s TASK_FAILED error and keeps the other fields', async () => {
     const w = aWorld();
+    w.store.put({ bucket: BUCKET, key: 'incoming/a.png' }, PNG_BYTES, { etag: 'e1' });
     const crashed: FieldTaskResult = { name: 'f1', taskError: { Error: 'Sandbox.Timedout', Cause: '{"errorMessage":"Task timed out after 300.00 seconds"}' } };
 
     const out = await mergeRun(w.steps, { ...prepared, outcomes: [ok('f0'), crashed, ok('f2')] });
 
-    expect(out).toEqual({ status: 'partial', resultBucket: BUCKET, resultKey: 'results/a.png.json' });
+    // A crashed task is a passing failure: the document is retryable.
+    expect(out).toEqual({ status: 'partial', retryable: true, resultBucket: BUCKET, resultKey: 'results/a.png.json' });
     const doc = w.store.writes[0]!.value as ResultDocument;
     expect(doc.fields).toEqual({ f0: 'F0', f1: null, f2: 'F2' });
     expect(doc.fieldResults.f1!.error).toEqual({ code: 'TASK_FAILED', message: 'Sandbox.Timedout: Task timed out after 300.00 seconds' });
     expect(doc.startedAt).toBe(prepared.startedAt);
-    expect(w.store.writes[0]!.metadata).toEqual({ [SOURCE_ETAG_METADATA]: 'e1' });
+    expect(w.store.writes[0]!.metadata).toMatchObject({ [RESULT_METADATA.sourceEtag]: 'e1', [RESULT_METADATA.fingerprint]: FINGERPRINT });
   });
 
   it('writes nothing when a field found the image gone, as direct mode does', async () => {
@@ -180,13 +190,14 @@ describe('recordRunFailure', () => {
 
   it('writes the failed document from the execution input when Prepare never answered', async () => {
     const w = aWorld();
+    w.store.put({ bucket: BUCKET, key: 'incoming/a.png' }, PNG_BYTES, { etag: 'e1' });
 
     const out = await recordRunFailure(w.steps, {
       run: { bucket: BUCKET, key: 'incoming/a.png', etag: 'e1', size: 12, failure },
       executionStartedAt: '2026-01-02T03:00:00.000Z',
     });
 
-    expect(out).toEqual({ status: 'failed', resultBucket: BUCKET, resultKey: 'results/a.png.json' });
+    expect(out).toEqual({ status: 'failed', retryable: true, resultBucket: BUCKET, resultKey: 'results/a.png.json' });
     const doc = w.store.writes[0]!.value as ResultDocument;
     expect(doc).toMatchObject({
       status: 'failed',
@@ -199,6 +210,7 @@ describe('recordRunFailure', () => {
 
   it('uses Prepare\'s references when it answered (result key, sniffed type, field list)', async () => {
     const w = aWorld({ outputPrefix: 'out/' });
+    w.store.put({ bucket: BUCKET, key: 'incoming/a.png' }, PNG_BYTES, { etag: 'e1' });
     const prepared: PreparedRun = {
       action: 'extract',
       source: { bucket: BUCKET, key: 'incoming/a.png', etag: 'e1', bytes: 12, contentType: 'image/png' },
@@ -215,7 +227,7 @@ describe('recordRunFailure', () => {
 
   it('never overwrites a result already written for this object version', async () => {
     const w = aWorld();
-    w.store.put({ bucket: BUCKET, key: 'results/a.png.json' }, Buffer.from('{}'), { metadata: { [SOURCE_ETAG_METADATA]: 'e1' } });
+    w.store.put({ bucket: BUCKET, key: 'results/a.png.json' }, Buffer.from('{}'), { metadata: finalResultOf('e1') });
 
     const out = await recordRunFailure(w.steps, { run: { bucket: BUCKET, key: 'incoming/a.png', etag: 'e1', failure } });
 
