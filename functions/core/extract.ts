@@ -118,6 +118,7 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
         remainingMs: o.deadlineAt - o.clock.now(),
         policy: { maxRetries: rateLimited ? Number.POSITIVE_INFINITY : o.maxRetries },
         random: random(),
+        throttled: rateLimited,
       });
       // `finish` tells success from failure by `error === undefined`; a client
       // that rejects with nothing must still count as failed.

@@ -354,8 +354,35 @@ describe('extractFields: transport retries', () => {
 
     // Assess
     expect(model.calls).toHaveLength(6);
-    expect(clock.sleeps).toEqual([100, 100, 100, 100, 100]);
+    // The 100 ms hint is shorter than the growing floor, so the floor decides.
+    expect(clock.sleeps).toEqual([375, 750, 1500, 3000, 6000]);
     expect(outcome.result).toMatchObject({ status: 'ok', attempts: 6 });
+  });
+
+  it('never hot-loops on a 429 whose Retry-After is 0 or in the past: every wait is at least the backoff', async () => {
+    // Prepare: the server says "retry now" (0) and "retry in the past" (negative after parsing).
+    const now = () => retryableError(ErrorCode.MODEL_RATE_LIMITED, { retryAfterMs: 0, status: 429 });
+    const past = () => retryableError(ErrorCode.MODEL_RATE_LIMITED, { retryAfterMs: -30_000, status: 429 });
+    const { options, model, clock } = aHarness({ f0: [now(), past(), now(), past(), aReply('served')] });
+
+    // Act
+    const outcome = only(await extractFields(options));
+
+    // Assess
+    expect(model.calls).toHaveLength(5);
+    expect(clock.sleeps.every((ms) => ms >= 250)).toBe(true);
+    expect(clock.sleeps).toEqual([...clock.sleeps].sort((a, b) => a - b));
+    expect(clock.sleeps.at(-1)).toBeGreaterThan(clock.sleeps[0]!);
+    expect(outcome.result.status).toBe('ok');
+  });
+
+  it('applies the same floor to a 503 that sends Retry-After: 0', async () => {
+    const unavailable = () => retryableError(ErrorCode.MODEL_SERVER_ERROR, { retryAfterMs: 0, status: 503 });
+    const { options, clock } = aHarness({ f0: [unavailable(), unavailable(), aReply('served')] });
+
+    await extractFields(options);
+
+    expect(clock.sleeps).toEqual([375, 750]);
   });
 
   it('still counts other transient errors against maxRetries when rate limits are mixed in', async () => {

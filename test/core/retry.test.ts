@@ -40,10 +40,38 @@ describe('backoffDelay', () => {
     expect([0, 1, 2].map((r) => backoffDelay(r, custom, undefined, 0.5))).toEqual([50, 100, 150]);
   });
 
-  it('honours the server’s Retry-After instead of the backoff, rounding up', () => {
+  it('honours a server’s Retry-After longer than the backoff, rounding up', () => {
     expect(backoffDelay(0, policy, 1500, 0.9)).toBe(1500);
-    expect(backoffDelay(3, policy, 12.2, 0)).toBe(13);
-    expect(backoffDelay(0, policy, 0, 0.9)).toBe(0);
+    expect(backoffDelay(0, policy, 1200.2, 0)).toBe(1201);
+  });
+
+  it('never waits less than the equal-jitter backoff when the hint is 0, negative or in the past', () => {
+    // Prepare: the floor of retry n is half its ceiling plus up to half again.
+    const floors = [0, 1, 2, 3].map((retry) => backoffDelay(retry, policy, undefined, 0, true));
+
+    // Act: hints that would make a naive client retry at once.
+    const zero = [0, 1, 2, 3].map((retry) => backoffDelay(retry, policy, 0, 0));
+    const negative = [0, 1, 2, 3].map((retry) => backoffDelay(retry, policy, -5_000, 0));
+    const tiny = [0, 1, 2, 3].map((retry) => backoffDelay(retry, policy, 12.2, 0));
+
+    // Assess
+    expect(floors).toEqual([250, 500, 1000, 2000]);
+    expect(zero).toEqual(floors);
+    expect(negative).toEqual(floors);
+    expect(tiny).toEqual(floors);
+  });
+
+  it('keeps throttled waits growing while the server keeps refusing, up to the cap', () => {
+    const waits = Array.from({ length: 8 }, (_, retry) => backoffDelay(retry, policy, 0, 0.99, true));
+
+    for (let i = 1; i < waits.length; i++) expect(waits[i]!).toBeGreaterThanOrEqual(waits[i - 1]!);
+    expect(waits[0]).toBeGreaterThanOrEqual(250);
+    expect(waits.at(-1)).toBeLessThan(8000);
+    expect(waits.at(-1)).toBeGreaterThanOrEqual(4000);
+  });
+
+  it('keeps full jitter (down to 0) for a transport error without a hint', () => {
+    expect(backoffDelay(2, policy, undefined, 0)).toBe(0);
   });
 });
 
