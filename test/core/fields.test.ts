@@ -213,3 +213,21 @@ describe('parseFieldSet: errors name the field and the problem', () => {
     expect(fieldSetError([]).message).toBe('field set must have at least one field');
   });
 });
+
+describe('parseFieldSet: names that would reach an object’s prototype', () => {
+  it.each(['__proto__', 'constructor', 'prototype'])('refuses a field named %s, also when it comes from JSON', (name) => {
+    // Prepare: JSON.parse makes "__proto__" an own property, as FIELDS would
+    const fromJson: unknown = JSON.parse(`[{"name": "${name}", "type": "string", "prompt": "What?"}]`);
+
+    // Act
+    const error = fieldSetError(fromJson);
+
+    // Assess
+    expect(error.code).toBe(ErrorCode.FIELDS_INVALID);
+    expect(error.message).toBe(`field "${name}": name is reserved (__proto__, constructor and prototype reach the prototype of an object)`);
+  });
+
+  it('still accepts names that only contain those words', () => {
+    expect(parseFieldSet([{ name: 'proto', type: 'string', prompt: 'What?' }, { name: 'constructor_name', type: 'string', prompt: 'Who?' }])).toHaveLength(2);
+  });
+});
