@@ -57,6 +57,13 @@ export const ErrorCode = {
   RESULT_WRITE_FAILED: 'RESULT_WRITE_FAILED',
   /** Something failed that has no more specific code. */
   INTERNAL: 'INTERNAL',
+  /**
+   * The model endpoint's response body was larger than the client's limit
+   * (8 MiB by default): reading stopped at the limit. Not retried: the same
+   * request sends the same body again, and a body that large means a
+   * misconfigured endpoint.
+   */
+  MODEL_RESPONSE_TOO_LARGE: 'MODEL_RESPONSE_TOO_LARGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
