@@ -7,28 +7,7 @@
 import { errors as undiciErrors } from 'undici';
 import { ErrorCode, ModelError } from '../core/errors';
 import { firstHeader, parseRetryAfter, type HeaderMap } from './retry-after';
-
-/**
- * Error codes of a connection that could not be made or broke. Only these
- * (and undici's socket errors) are worth another attempt: a stale pooled
- * socket fails on reuse, and undici does not replay a POST.
- */
-export const CONNECTION_CODES: ReadonlySet<string> = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
+import { codeOf, findConnectionCode, truncate } from './transport-errors';
 
 /** What the client knew about the attempt when it failed. */
 export interface AttemptSignals {
@@ -66,7 +45,7 @@ export function classifyTransportError(err: unknown, attempt: AttemptSignals, no
       { retryable: true, cause: err },
     );
   }
-  const code = connectionCode(err);
+  const code = findConnectionCode(err);
   if (code !== undefined || err instanceof undiciErrors.SocketError) {
     const shown = code ?? (err as Error).message;
     return new ModelError(ErrorCode.MODEL_CONNECTION, `connection to the model endpoint failed: ${shown}`, {
@@ -80,24 +59,6 @@ export function classifyTransportError(err: unknown, attempt: AttemptSignals, no
     cause: err,
     ...(codeOf(err) !== undefined ? { context: { code: codeOf(err) } } : {}),
   });
-}
-
-/** The known connection code of `err`, or of one of an AggregateError's errors (a failed happy-eyeballs connect). */
-function connectionCode(err: unknown): string | undefined {
-  const own = codeOf(err);
-  if (own !== undefined && CONNECTION_CODES.has(own)) return own;
-  if (err instanceof AggregateError) {
-    for (const inner of err.errors) {
-      const c = codeOf(inner);
-      if (c !== undefined && CONNECTION_CODES.has(c)) return c;
-    }
-  }
-  return undefined;
-}
-
-function codeOf(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null | undefined)?.code;
-  return typeof code === 'string' && code !== '' ? code : undefined;
 }
 
 /** `Name: message (CODE)` of anything thrown. */
@@ -158,9 +119,4 @@ function errorDetail(bodyText: string): { message?: string; type?: string; code?
     const t = bodyText.trim();
     return t ? { message: truncate(t) } : {};
   }
-}
-
-/** `s` cut to `max` characters with an ellipsis, for server text quoted in error messages. */
-export function truncate(s: string, max = 300): string {
-  return s.length > max ? `${s.slice(0, max)}…` : s;
 }

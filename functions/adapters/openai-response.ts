@@ -11,8 +11,8 @@
 import type { Readable } from 'node:stream';
 import { ErrorCode, ModelError } from '../core/errors';
 import type { ModelReply } from '../core/ports';
-import { truncate } from './openai-errors';
 import { firstHeader, type HeaderMap } from './retry-after';
+import { truncate } from './transport-errors';
 
 /** Default limit of a successful response's body. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
