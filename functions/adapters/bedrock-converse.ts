@@ -75,6 +75,11 @@ const FORMATS: Readonly<Record<ImageMime, ImageFormat>> = {
  * A Bedrock Runtime client as fieldlens needs it: the SDK's retries off,
  * its default HTTP/2 handler. Create it once per process.
  *
+ * That handler opens one connection per request (`disableConcurrentStreams`),
+ * so every field pays a TLS handshake: tens of milliseconds against a
+ * model's seconds, and in exchange no pooled connection can go stale while a
+ * Lambda environment is frozen.
+ *
  * @param options.endpoint a different endpoint (a VPC endpoint's DNS name, or a loopback test server).
  */
 export function createBedrockRuntimeClient(
