@@ -11,12 +11,23 @@
  *   fields never hold N copies of the image.
  *
  * `complete` makes exactly one HTTP request and classifies any failure as a
- * retryable or final {@link ModelError}; the retry loop lives in the core.
+ * retryable or final {@link ModelError} (`openai-errors.ts`); the response
+ * is read within a size limit and parsed by `openai-response.ts`. The retry
+ * loop lives in the core.
  */
 import { randomUUID } from 'node:crypto';
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
-import { ErrorCode, ModelError } from '../core/errors';
+import { Pool, type Dispatcher } from 'undici';
 import type { CompleteOptions, ModelClient, ModelReply, ModelRequest } from '../core/ports';
+import { classifyStatus, classifyTransportError, type AttemptSignals } from './openai-errors';
+import {
+  declaredLength,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  ERROR_BODY_BYTES,
+  parseCompletion,
+  readBounded,
+  responseTooLarge,
+  type BoundedBody,
+} from './openai-response';
 
 export type ResponseFormatMode = 'json_schema' | 'json_object' | 'none';
 
@@ -33,6 +44,12 @@ export interface OpenAIChatOptions {
   readonly connections?: number;
   /** A dispatcher to use instead of the shared pool (tests, proxies). */
   readonly dispatcher?: Dispatcher;
+  /**
+   * Largest response body read; a longer one fails the attempt with
+   * `MODEL_RESPONSE_TOO_LARGE` and is never read to its end.
+   * @default 8 MiB
+   */
+  readonly maxResponseBytes?: number;
 }
 
 const pools = new Map<string, Pool>();
@@ -79,6 +96,7 @@ export class OpenAIChatClient implements ModelClient {
   readonly #dispatcher: Dispatcher;
   readonly #headers: Record<string, string>;
   readonly #responseFormat: ResponseFormatMode;
+  readonly #maxResponseBytes: number;
   // Stands in for the image while the rest of the body is serialised; random
   // so no prompt text can ever collide with it.
   readonly #marker = `fieldlens-image-${randomUUID()}`;
@@ -93,6 +111,11 @@ export class OpenAIChatClient implements ModelClient {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new TypeError(`Expected baseUrl to be an http(s) URL, got ${JSON.stringify(options.baseUrl)}`);
     }
+    const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 1) {
+      throw new TypeError(`Expected maxResponseBytes to be a positive integer, got ${maxResponseBytes}`);
+    }
+    this.#maxResponseBytes = maxResponseBytes;
     this.modelName = options.model;
     this.#origin = url.origin;
     this.#path = `${url.pathname.replace(/\/+$/, '')}/chat/completions`;
@@ -110,7 +133,12 @@ export class OpenAIChatClient implements ModelClient {
     const length = body.reduce((n, b) => n + b.byteLength, 0);
     const attemptTimeout = AbortSignal.timeout(Math.max(1, options.timeoutMs));
     const signal = AbortSignal.any([options.signal, attemptTimeout]);
-    const started = Date.now();
+    const attempt: AttemptSignals = {
+      deadline: options.signal,
+      attemptTimeout,
+      timeoutMs: options.timeoutMs,
+      startedAt: Date.now(),
+    };
 
     let res: Dispatcher.ResponseData;
     try {
@@ -130,17 +158,23 @@ export class OpenAIChatClient implements ModelClient {
         bodyTimeout: options.timeoutMs + 1_000,
       });
     } catch (err) {
-      throw classifyTransportError(err, options, attemptTimeout, started);
+      throw classifyTransportError(err, attempt);
     }
 
-    let text: string;
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
+    let read: BoundedBody;
     try {
-      text = await res.body.text();
+      // An error body only lends its first words to the message, so it gets
+      // a smaller limit and is cut, not refused.
+      read = ok
+        ? await readBounded(res.body, this.#maxResponseBytes, declaredLength(res.headers))
+        : await readBounded(res.body, Math.min(ERROR_BODY_BYTES, this.#maxResponseBytes));
     } catch (err) {
-      throw classifyTransportError(err, options, attemptTimeout, started);
+      throw classifyTransportError(err, attempt);
     }
-    if (res.statusCode < 200 || res.statusCode >= 300) throw classifyStatus(res.statusCode, res.headers, text);
-    return parseCompletion(text);
+    if (!ok) throw classifyStatus(res.statusCode, res.headers, read.text);
+    if (read.overflowed) throw responseTooLarge(this.#maxResponseBytes, res.statusCode);
+    return parseCompletion(read.text);
   }
 
   /** The request body as `[prefix, shared image, suffix]`. */
@@ -180,164 +214,4 @@ export class OpenAIChatClient implements ModelClient {
       Buffer.from(json.slice(at + this.#marker.length), 'utf8'),
     ];
   }
-}
-
-const CONNECTION_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-function classifyTransportError(
-  err: unknown,
-  options: CompleteOptions,
-  attemptTimeout: AbortSignal,
-  started: number,
-): ModelError {
-  if (options.signal.aborted) {
-    return new ModelError(ErrorCode.DEADLINE_EXCEEDED, 'the invocation deadline passed while waiting for the model', {
-      retryable: false,
-      cause: err,
-    });
-  }
-  const code = (err as { code?: string })?.code ?? '';
-  if (
-    attemptTimeout.aborted ||
-    err instanceof undiciErrors.HeadersTimeoutError ||
-    err instanceof undiciErrors.BodyTimeoutError
-  ) {
-    return new ModelError(
-      ErrorCode.MODEL_TIMEOUT,
-      `no answer within the attempt timeout of ${options.timeoutMs} ms (waited ${Date.now() - started} ms)`,
-      { retryable: true, cause: err },
-    );
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  // A pooled socket the server closed fails on reuse; POSTs are not replayed
-  // by undici, so these are ours to retry.
-  return new ModelError(ErrorCode.MODEL_CONNECTION, `connection to the model endpoint failed: ${code || message}`, {
-    retryable: CONNECTION_CODES.has(code) || err instanceof undiciErrors.SocketError || code === '',
-    cause: err,
-    context: { code },
-  });
-}
-
-type Headers = Record<string, string | string[] | undefined>;
-
-function header(headers: Headers, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/**
- * The server's wait hint in milliseconds: `retry-after-ms`, then
- * `Retry-After` as seconds or an HTTP date.
- */
-export function parseRetryAfter(headers: Headers, now = Date.now()): number | undefined {
-  const ms = header(headers, 'retry-after-ms');
-  if (ms !== undefined && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
-  const ra = header(headers, 'retry-after');
-  if (ra === undefined || ra.trim() === '') return undefined;
-  if (/^\d+(\.\d+)?$/.test(ra.trim())) return Math.max(0, Number(ra) * 1000);
-  const date = Date.parse(ra);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-/** Turns a non-2xx response into a classified error. */
-export function classifyStatus(status: number, headers: Headers, bodyText: string): ModelError {
-  const detail = errorDetail(bodyText);
-  const message = `model endpoint answered HTTP ${status}${detail.message ? `: ${detail.message}` : ''}`;
-  const retryAfterMs = parseRetryAfter(headers);
-  const shouldRetry = header(headers, 'x-should-retry');
-  const base = { status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
-
-  let code: ErrorCode;
-  let retryable: boolean;
-  if (status === 429 && (detail.type === 'insufficient_quota' || detail.code === 'insufficient_quota')) {
-    // Out of credit is not a rate limit: waiting will not help.
-    code = ErrorCode.MODEL_QUOTA_EXCEEDED;
-    retryable = false;
-  } else if (status === 429) {
-    code = ErrorCode.MODEL_RATE_LIMITED;
-    retryable = true;
-  } else if (status === 401 || status === 403) {
-    code = ErrorCode.MODEL_UNAUTHORIZED;
-    retryable = false;
-  } else if (status === 408 || status === 409 || status >= 500) {
-    code = ErrorCode.MODEL_SERVER_ERROR;
-    retryable = true;
-  } else {
-    code = ErrorCode.MODEL_BAD_REQUEST;
-    retryable = false;
-  }
-  if (shouldRetry === 'true') retryable = true;
-  if (shouldRetry === 'false') retryable = false;
-  return new ModelError(code, message, { ...base, retryable });
-}
-
-function errorDetail(bodyText: string): { message?: string; type?: string; code?: string } {
-  try {
-    const parsed = JSON.parse(bodyText) as { error?: unknown; message?: unknown; detail?: unknown };
-    const e = (typeof parsed.error === 'object' && parsed.error !== null ? parsed.error : parsed) as {
-      message?: unknown;
-      type?: unknown;
-      code?: unknown;
-      detail?: unknown;
-    };
-    const message = typeof e.message === 'string' ? e.message : typeof e.detail === 'string' ? e.detail : undefined;
-    return {
-      ...(message ? { message: truncate(message) } : {}),
-      ...(typeof e.type === 'string' ? { type: e.type } : {}),
-      ...(typeof e.code === 'string' ? { code: e.code } : {}),
-    };
-  } catch {
-    const t = bodyText.trim();
-    return t ? { message: truncate(t) } : {};
-  }
-}
-
-function truncate(s: string, max = 300): string {
-  return s.length > max ? `${s.slice(0, max)}…` : s;
-}
-
-/** Reads the assistant's text, finish reason and usage from a chat completion. */
-export function parseCompletion(text: string): ModelReply {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new ModelError(ErrorCode.MODEL_BAD_RESPONSE, `the endpoint's response is not JSON: ${truncate(text, 120)}`, {
-      retryable: false,
-    });
-  }
-  const choice = (parsed as { choices?: Array<{ message?: { content?: unknown }; finish_reason?: unknown }> })
-    ?.choices?.[0];
-  if (!choice || typeof choice !== 'object') {
-    throw new ModelError(ErrorCode.MODEL_BAD_RESPONSE, 'the response has no choices[0]', { retryable: false });
-  }
-  const content = choice.message?.content;
-  const reply =
-    typeof content === 'string'
-      ? content
-      : Array.isArray(content)
-        ? content.map((p: { text?: unknown }) => (typeof p?.text === 'string' ? p.text : '')).join('')
-        : '';
-  const u = (parsed as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } }).usage;
-  const usage =
-    u && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number'
-      ? { promptTokens: Math.round(u.prompt_tokens), completionTokens: Math.round(u.completion_tokens) }
-      : undefined;
-  return {
-    text: reply,
-    finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : null,
-    ...(usage ? { usage } : {}),
-  };
 }

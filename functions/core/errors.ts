@@ -87,6 +87,13 @@ export const ErrorCode = {
   CONTEXT_INVALID: 'CONTEXT_INVALID',
   /** Stack or construct props that cannot describe a working deployment, rejected at synth. */
   PROPS_INVALID: 'PROPS_INVALID',
+  /**
+   * The model endpoint's response body was larger than the client's limit
+   * (8 MiB by default): reading stopped at the limit. Not retried: the same
+   * request sends the same body again, and a body that large means a
+   * misconfigured endpoint.
+   */
+  MODEL_RESPONSE_TOO_LARGE: 'MODEL_RESPONSE_TOO_LARGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

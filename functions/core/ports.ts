@@ -49,6 +49,12 @@ export interface ModelReply {
   /** `stop`, `length`, … as the endpoint reports it; `null` when absent. */
   readonly finishReason: string | null;
   readonly usage?: Usage;
+  /**
+   * Prompt-cache figures, where the endpoint reports them apart from
+   * `usage` (Bedrock: `cacheReadInputTokens` / `cacheWriteInputTokens`,
+   * which its `inputTokens`, and so `usage.promptTokens`, do not include).
+   */
+  readonly cache?: { readonly readTokens: number; readonly writeTokens: number };
 }
 
 export interface CompleteOptions {

@@ -1,25 +1,10 @@
-import type { Dispatcher } from 'undici';
-import { describe, expect, it } from 'vitest';
-import {
-  classifyStatus,
-  OpenAIChatClient,
-  parseCompletion,
-  parseRetryAfter,
-  type OpenAIChatOptions,
-} from '../../functions/adapters/openai-chat';
-import { ErrorCode, ModelError } from '../../functions/core/errors';
+import { Readable } from 'node:stream';
+import { Pool, type Dispatcher } from 'undici';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { OpenAIChatClient, type OpenAIChatOptions } from '../../functions/adapters/openai-chat';
+import { ErrorCode } from '../../functions/core/errors';
 import type { ModelRequest } from '../../functions/core/ports';
-
-/** The ModelError `act` throws. */
-function modelError(act: () => unknown): ModelError {
-  try {
-    act();
-  } catch (err) {
-    if (err instanceof ModelError) return err;
-    throw err;
-  }
-  throw new Error('no error was thrown');
-}
+import { answerByField, startOpenAITestServer, type OpenAITestServer } from '../support/openai-test-server';
 
 function aCompletion(overrides: Record<string, unknown> = {}, content: unknown = '{"value": "乙醇"}'): string {
   return JSON.stringify({
@@ -31,182 +16,7 @@ function aCompletion(overrides: Record<string, unknown> = {}, content: unknown =
   });
 }
 
-describe('parseRetryAfter', () => {
-  const now = Date.UTC(2026, 0, 2, 3, 4, 5);
-
-  it('reads retry-after-ms as milliseconds', () => {
-    expect(parseRetryAfter({ 'retry-after-ms': '1500' }, now)).toBe(1500);
-  });
-
-  it('prefers retry-after-ms over Retry-After', () => {
-    expect(parseRetryAfter({ 'retry-after-ms': '250', 'retry-after': '9' }, now)).toBe(250);
-  });
-
-  it('reads Retry-After in seconds', () => {
-    expect(parseRetryAfter({ 'retry-after': '2' }, now)).toBe(2000);
-    expect(parseRetryAfter({ 'retry-after': '0.5' }, now)).toBe(500);
-  });
-
-  it('reads Retry-After as an HTTP date relative to now', () => {
-    // Prepare
-    const in30s = new Date(now + 30_000).toUTCString();
-
-    // Act
-    const wait = parseRetryAfter({ 'retry-after': in30s }, now);
-
-    // Assess
-    expect(wait).toBe(30_000);
-  });
-
-  it('waits nothing for an HTTP date in the past', () => {
-    expect(parseRetryAfter({ 'retry-after': new Date(now - 10_000).toUTCString() }, now)).toBe(0);
-  });
-
-  it('ignores garbage, empty values and absent headers', () => {
-    expect(parseRetryAfter({ 'retry-after': 'soon' }, now)).toBeUndefined();
-    expect(parseRetryAfter({ 'retry-after': ' ' }, now)).toBeUndefined();
-    expect(parseRetryAfter({}, now)).toBeUndefined();
-  });
-
-  it('falls back to Retry-After when retry-after-ms is garbage', () => {
-    expect(parseRetryAfter({ 'retry-after-ms': 'abc', 'retry-after': '3' }, now)).toBe(3000);
-  });
-
-  it('reads the first of repeated headers', () => {
-    expect(parseRetryAfter({ 'retry-after': ['4', '8'] }, now)).toBe(4000);
-  });
-});
-
-describe('classifyStatus', () => {
-  it.each([
-    [400, ErrorCode.MODEL_BAD_REQUEST, false],
-    [401, ErrorCode.MODEL_UNAUTHORIZED, false],
-    [403, ErrorCode.MODEL_UNAUTHORIZED, false],
-    [404, ErrorCode.MODEL_BAD_REQUEST, false],
-    [408, ErrorCode.MODEL_SERVER_ERROR, true],
-    [409, ErrorCode.MODEL_SERVER_ERROR, true],
-    [413, ErrorCode.MODEL_BAD_REQUEST, false],
-    [422, ErrorCode.MODEL_BAD_REQUEST, false],
-    [429, ErrorCode.MODEL_RATE_LIMITED, true],
-    [500, ErrorCode.MODEL_SERVER_ERROR, true],
-    [502, ErrorCode.MODEL_SERVER_ERROR, true],
-    [503, ErrorCode.MODEL_SERVER_ERROR, true],
-  ])('classifies HTTP %i as %s, retryable %s', (status, code, retryable) => {
-    // Act
-    const err = classifyStatus(status, {}, '');
-
-    // Assess
-    expect(err).toBeInstanceOf(ModelError);
-    expect(err).toMatchObject({ code, retryable, status });
-    expect(err.message).toBe(`model endpoint answered HTTP ${status}`);
-  });
-
-  it('treats 429 insufficient_quota as final, by type or by code', () => {
-    // Prepare
-    const byType = JSON.stringify({ error: { message: 'You exceeded your current quota', type: 'insufficient_quota' } });
-    const byCode = JSON.stringify({ error: { message: 'quota', type: 'requests', code: 'insufficient_quota' } });
-
-    // Act
-    const errors = [classifyStatus(429, {}, byType), classifyStatus(429, {}, byCode)];
-
-    // Assess
-    for (const err of errors) expect(err).toMatchObject({ code: ErrorCode.MODEL_QUOTA_EXCEEDED, retryable: false });
-  });
-
-  it('lets x-should-retry override the classification both ways', () => {
-    expect(classifyStatus(400, { 'x-should-retry': 'true' }, '').retryable).toBe(true);
-    expect(classifyStatus(503, { 'x-should-retry': 'false' }, '').retryable).toBe(false);
-  });
-
-  it('carries the server’s wait hint', () => {
-    const err = classifyStatus(429, { 'retry-after': '7' }, '');
-
-    expect(err.retryAfterMs).toBe(7000);
-  });
-
-  it('includes the server’s own message from an OpenAI error body', () => {
-    const body = JSON.stringify({ error: { message: 'The model `gpt-x` does not exist', type: 'invalid_request_error' } });
-
-    expect(classifyStatus(404, {}, body).message).toBe('model endpoint answered HTTP 404: The model `gpt-x` does not exist');
-  });
-
-  it('includes the message of a vLLM-style top-level or FastAPI detail body', () => {
-    expect(classifyStatus(400, {}, JSON.stringify({ object: 'error', message: 'too many images' })).message).toContain(
-      'too many images',
-    );
-    expect(classifyStatus(400, {}, JSON.stringify({ detail: 'bad request body' })).message).toContain('bad request body');
-  });
-
-  it('includes a plain-text body, trimmed', () => {
-    expect(classifyStatus(502, {}, '  Bad Gateway\n').message).toBe('model endpoint answered HTTP 502: Bad Gateway');
-  });
-
-  it('truncates a long server message to 300 characters', () => {
-    // Prepare
-    const long = 'x'.repeat(5000);
-
-    // Act
-    const message = classifyStatus(500, {}, JSON.stringify({ error: { message: long } })).message;
-
-    // Assess
-    expect(message).toBe(`model endpoint answered HTTP 500: ${'x'.repeat(300)}…`);
-  });
-});
-
-describe('parseCompletion', () => {
-  it('reads string content, the finish reason and usage', () => {
-    expect(parseCompletion(aCompletion())).toEqual({
-      text: '{"value": "乙醇"}',
-      finishReason: 'stop',
-      usage: { promptTokens: 900, completionTokens: 12 },
-    });
-  });
-
-  it('joins the text of a content-parts array', () => {
-    const content = [
-      { type: 'text', text: '{"value": ' },
-      { type: 'image_url', image_url: { url: 'x' } },
-      { type: 'text', text: '"Ethanol"}' },
-    ];
-
-    expect(parseCompletion(aCompletion({}, content)).text).toBe('{"value": "Ethanol"}');
-  });
-
-  it('reads null content as empty text', () => {
-    expect(parseCompletion(aCompletion({}, null)).text).toBe('');
-  });
-
-  it('passes finish_reason "length" through, and null when absent', () => {
-    const cut = JSON.stringify({ choices: [{ message: { content: '{"value": ["a' }, finish_reason: 'length' }] });
-    const none = JSON.stringify({ choices: [{ message: { content: 'x' } }] });
-
-    expect(parseCompletion(cut).finishReason).toBe('length');
-    expect(parseCompletion(none).finishReason).toBeNull();
-  });
-
-  it('leaves usage out when the endpoint sent none or an incomplete one', () => {
-    expect(parseCompletion(aCompletion({ usage: undefined })).usage).toBeUndefined();
-    expect(parseCompletion(aCompletion({ usage: { prompt_tokens: 5 } })).usage).toBeUndefined();
-  });
-
-  it('refuses a response without choices as MODEL_BAD_RESPONSE, not retryable', () => {
-    for (const body of [JSON.stringify({ object: 'chat.completion' }), JSON.stringify({ choices: [] }), 'null']) {
-      const err = modelError(() => parseCompletion(body));
-
-      expect(err).toMatchObject({ code: ErrorCode.MODEL_BAD_RESPONSE, retryable: false });
-    }
-  });
-
-  it('refuses a response that is not JSON, quoting its start', () => {
-    const err = modelError(() => parseCompletion(`<html>${'a'.repeat(500)}</html>`));
-
-    expect(err.code).toBe(ErrorCode.MODEL_BAD_RESPONSE);
-    expect(err.message).toContain('<html>');
-    expect(err.message.length).toBeLessThan(200);
-  });
-});
-
-/** A dispatcher that records requests and answers from a script; no sockets. */
+/** A dispatcher that records requests and answers from a script; no sockets (the body is an in-memory stream). */
 function aDispatcher(
   respond: (opts: Dispatcher.RequestOptions) => Promise<{ statusCode: number; headers?: Record<string, string>; body: string }>,
 ): { dispatcher: Dispatcher; requests: Dispatcher.RequestOptions[] } {
@@ -215,7 +25,7 @@ function aDispatcher(
     request: async (opts: Dispatcher.RequestOptions) => {
       requests.push(opts);
       const r = await respond(opts);
-      return { statusCode: r.statusCode, headers: r.headers ?? {}, body: { text: async () => r.body } };
+      return { statusCode: r.statusCode, headers: r.headers ?? {}, body: Readable.from([Buffer.from(r.body, 'utf8')]) };
     },
   } as unknown as Dispatcher;
   return { dispatcher, requests };
@@ -424,5 +234,78 @@ describe('OpenAIChatClient', () => {
     await expect(aClient(dispatcher).complete(aRequest(), live())).rejects.toMatchObject({
       code: ErrorCode.MODEL_BAD_RESPONSE,
     });
+  });
+});
+
+describe('OpenAIChatClient against a loopback server', () => {
+  let server: OpenAITestServer | undefined;
+  let pool: Pool | undefined;
+  afterEach(async () => {
+    await pool?.close();
+    await server?.close();
+    pool = undefined;
+    server = undefined;
+  });
+
+  async function aLoopbackClient(overrides: Partial<OpenAIChatOptions> = {}): Promise<OpenAIChatClient> {
+    server = await startOpenAITestServer({ handler: answerByField({ name: '乙醇' }) });
+    pool = new Pool(new URL(server.baseUrl).origin, { connections: 2 });
+    return new OpenAIChatClient({ baseUrl: server.baseUrl, model: 'm', dispatcher: pool, ...overrides });
+  }
+
+  it('reads an ordinary answer well within the response limit', async () => {
+    // Prepare
+    const client = await aLoopbackClient({ maxResponseBytes: 64 * 1024 });
+
+    // Act
+    const reply = await client.complete(aRequest(), live());
+
+    // Assess
+    expect(reply.text).toBe('{"value":"乙醇"}');
+  });
+
+  it('stops an endless 200 body at the limit with a final MODEL_RESPONSE_TOO_LARGE and closes the connection', async () => {
+    // Prepare
+    const client = await aLoopbackClient({ maxResponseBytes: 1024 * 1024 });
+    server!.setHandler(() => ({ kind: 'endless' }));
+
+    // Act
+    const act = client.complete(aRequest(), live());
+
+    // Assess
+    await expect(act).rejects.toMatchObject({ code: ErrorCode.MODEL_RESPONSE_TOO_LARGE, retryable: false, status: 200 });
+    // The server stops writing only when the client destroys the stream.
+    await vi.waitFor(() => expect(server!.pending).toBe(0));
+  });
+
+  it('refuses a body whose content-length is over the limit without reading it', async () => {
+    // Prepare: a normal completion, but a limit smaller than it
+    const client = await aLoopbackClient({ maxResponseBytes: 16 });
+
+    // Act
+    const act = client.complete(aRequest(), live());
+
+    // Assess
+    await expect(act).rejects.toMatchObject({ code: ErrorCode.MODEL_RESPONSE_TOO_LARGE });
+  });
+
+  it('classifies an error status by its code even when its body never ends', async () => {
+    // Prepare
+    const client = await aLoopbackClient();
+    server!.setHandler(() => ({ kind: 'endless', status: 503 }));
+
+    // Act
+    const act = client.complete(aRequest(), live());
+
+    // Assess
+    await expect(act).rejects.toMatchObject({ code: ErrorCode.MODEL_SERVER_ERROR, retryable: true, status: 503 });
+    await vi.waitFor(() => expect(server!.pending).toBe(0));
+  });
+
+  it('refuses a maxResponseBytes that is not a positive integer', () => {
+    expect(() => new OpenAIChatClient({ baseUrl: 'http://10.0.0.5/v1', model: 'm', maxResponseBytes: 0 })).toThrow(TypeError);
+    expect(() => new OpenAIChatClient({ baseUrl: 'http://10.0.0.5/v1', model: 'm', maxResponseBytes: 1.5 })).toThrow(
+      /positive integer/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { answerByField, startOpenAITestServer } from './openai-test-server';
 import type { OpenAITestServer, TestServerOptions } from './openai-test-server';
 
@@ -172,6 +172,23 @@ describe('openai test server', () => {
     const server = await start({ handler: () => ({ kind: 'reset' }) });
     await expect(chat(server, { field: 'x' })).rejects.toThrow();
     expect(server.requests).toHaveLength(1);
+  });
+
+  it('sends an endless body until the client goes away', async () => {
+    // Prepare
+    const server = await start({ handler: () => ({ kind: 'endless' }) });
+    const client = new AbortController();
+    const res = await chat(server, { signal: client.signal });
+    const reader = res.body!.getReader();
+
+    // Act: read well past any real answer, then leave
+    let received = 0;
+    while (received < 2 * 1024 * 1024) received += (await reader.read()).value?.byteLength ?? 0;
+    client.abort();
+
+    // Assess
+    expect(res.status).toBe(200);
+    await vi.waitFor(() => expect(server.pending).toBe(0));
   });
 
   it('queues beyond capacity in FIFO order', async () => {

@@ -59,6 +59,12 @@ export type Behaviour =
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: unknown; latencyMs?: number }
   /** Reset the connection (TCP RST) without a response. */
   | { kind: 'reset'; latencyMs?: number }
+  /**
+   * Send the status (default 200) and then body bytes (JSON whitespace) for
+   * as long as the client reads them: a body that never ends. Only the
+   * client closing the connection, or `close()`, stops it.
+   */
+  | { kind: 'endless'; status?: number; latencyMs?: number }
   /** Never answer; only the client's timeout, its disconnect or `close()` ends it. */
   | { kind: 'hang' };
 
@@ -288,6 +294,8 @@ export async function startOpenAITestServer(options: TestServerOptions = {}): Pr
         // RST rather than FIN, so the client sees ECONNRESET like a crashed proxy would cause.
         res.socket?.resetAndDestroy();
         return;
+      case 'endless':
+        return sendEndless(res, b.status ?? 200, signal);
       case 'status': {
         const body = b.body ?? openAIError(`test server status ${b.status}`, errorTypeFor(b.status));
         return typeof body === 'string'
@@ -406,6 +414,26 @@ function send(res: ServerResponse, status: number, text: string, headers: Record
   if (res.headersSent || res.destroyed) return; // the client is gone; nothing to answer
   res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+const FILLER = Buffer.alloc(64 * 1024, 0x20);
+
+/** Writes filler with backpressure until `signal` aborts (the client went away, or close()). */
+async function sendEndless(res: ServerResponse, status: number, signal: AbortSignal): Promise<void> {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { 'content-type': 'application/json' });
+  while (!signal.aborted && !res.destroyed) {
+    if (res.write(FILLER)) continue;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        res.off('drain', done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      res.once('drain', done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
 }
 
 /** Resolves true after `ms`, or false as soon as `signal` aborts (clearing the timer). */

@@ -1,0 +1,115 @@
+/**
+ * The endpoint's response: its body read within a size limit, and a chat
+ * completion turned into a {@link ModelReply}.
+ *
+ * The limit matters because the body comes from a server fieldlens does
+ * not control: a misconfigured proxy, a wrong URL serving a file, or a
+ * server stuck in a loop must cost one field an error, not the invocation
+ * its memory. A reply that max_tokens bounds is a few kilobytes; the
+ * default limit is far above any real answer.
+ */
+import type { Readable } from 'node:stream';
+import { ErrorCode, ModelError } from '../core/errors';
+import type { ModelReply } from '../core/ports';
+import { firstHeader, type HeaderMap } from './retry-after';
+import { truncate } from './transport-errors';
+
+/** Default limit of a successful response's body. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/** Most bytes of an error response read for its message; the rest is dropped unread. */
+export const ERROR_BODY_BYTES = 64 * 1024;
+
+/** A body read up to a limit. */
+export interface BoundedBody {
+  /** The bytes read, as UTF-8 text (at most the limit). */
+  readonly text: string;
+  /** The body was longer than the limit: reading stopped there and the stream was destroyed. */
+  readonly overflowed: boolean;
+}
+
+/**
+ * Reads `body` as a stream up to `maxBytes`. At the limit it stops and
+ * destroys the stream, which makes undici abort the request and close the
+ * socket, so the rest of an endless body is never received. A declared
+ * `content-length` above the limit stops it before reading anything.
+ *
+ * Errors of the stream itself (a reset, a body timeout) are thrown as they
+ * are, for the caller to classify.
+ */
+export async function readBounded(body: Readable, maxBytes: number, declaredBytes?: number): Promise<BoundedBody> {
+  if (declaredBytes !== undefined && declaredBytes > maxBytes) {
+    // An 'error' listener first: destroying an unread undici body emits one.
+    body.on('error', () => {}).destroy();
+    return { text: '', overflowed: true };
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    const room = maxBytes - size;
+    if (chunk.length > room) {
+      chunks.push(chunk.subarray(0, room));
+      // Leaving the loop early destroys the stream (the async iterator's
+      // return), and the iterator keeps its error listener while it does.
+      return { text: Buffer.concat(chunks).toString('utf8'), overflowed: true };
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return { text: Buffer.concat(chunks, size).toString('utf8'), overflowed: false };
+}
+
+/** The `content-length` header as a number, if it is one. */
+export function declaredLength(headers: HeaderMap): number | undefined {
+  const v = firstHeader(headers, 'content-length');
+  const n = Number(v);
+  return v !== undefined && v.trim() !== '' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * The error for a successful response whose body passed the limit. Not
+ * retryable: at temperature 0 the same request to the same endpoint sends
+ * the same body again, and a body this far above what max_tokens allows
+ * means the endpoint is misconfigured, not briefly unwell.
+ */
+export function responseTooLarge(maxBytes: number, status: number): ModelError {
+  return new ModelError(
+    ErrorCode.MODEL_RESPONSE_TOO_LARGE,
+    `the endpoint's response was larger than ${maxBytes} bytes; reading stopped there`,
+    { retryable: false, status },
+  );
+}
+
+/** Reads the assistant's text, finish reason and usage from a chat completion. */
+export function parseCompletion(text: string): ModelReply {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ModelError(ErrorCode.MODEL_BAD_RESPONSE, `the endpoint's response is not JSON: ${truncate(text, 120)}`, {
+      retryable: false,
+    });
+  }
+  const choice = (parsed as { choices?: Array<{ message?: { content?: unknown }; finish_reason?: unknown }> })
+    ?.choices?.[0];
+  if (!choice || typeof choice !== 'object') {
+    throw new ModelError(ErrorCode.MODEL_BAD_RESPONSE, 'the response has no choices[0]', { retryable: false });
+  }
+  const content = choice.message?.content;
+  const reply =
+    typeof content === 'string'
+      ? content
+      : Array.isArray(content)
+        ? content.map((p: { text?: unknown }) => (typeof p?.text === 'string' ? p.text : '')).join('')
+        : '';
+  const u = (parsed as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } }).usage;
+  const usage =
+    u && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number'
+      ? { promptTokens: Math.round(u.prompt_tokens), completionTokens: Math.round(u.completion_tokens) }
+      : undefined;
+  return {
+    text: reply,
+    finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : null,
+    ...(usage ? { usage } : {}),
+  };
+}
