@@ -49,10 +49,10 @@ export function textFeatures(text: string): Set<string> {
 
 /** British/American spelling and plural folded together: vapours, vapors → vapor. */
 function stem(word: string): string {
-  let w = word.replace(/our$/, 'or').replace(/is(e|ed|ing|ation)$/, 'iz$1');
+  let w = word;
   if (w.endsWith('ies') && w.length > 4) w = `${w.slice(0, -3)}y`;
   else if (w.endsWith('s') && !w.endsWith('ss') && w.length > 3) w = w.slice(0, -1);
-  return w;
+  return w.replace(/our$/, 'or').replace(/is(e|ed|ing|ation)$/, 'iz$1');
 }
 
 /** |a ∩ b| / min(|a|, |b|): 1 when one side is inside the other. */
