@@ -247,7 +247,7 @@ async function listObjectsV2(
   // Only the directory the prefix names needs walking. S3 orders keys by
   // their UTF-8 bytes, which differs from JavaScript's UTF-16 order above U+FFFF.
   const keys = (await objectFilesUnder(join(root, prefix.slice(0, prefix.lastIndexOf('/') + 1))))
-    .map((f) => relative(root, f).split(sep).join('/'))
+    .map((f) => relative(root, f).split(sep).join('/').slice(0, -OBJECT_SUFFIX.length))
     .filter((k) => k.startsWith(prefix))
     .map((key) => ({ key, bytes: Buffer.from(key) }))
     .sort((a, b) => Buffer.compare(a.bytes, b.bytes));
@@ -297,14 +297,14 @@ async function listObjectsV2(
   return { xml: body.join('') };
 }
 
-/** Every object file below `dir`, without its suffix (s3rver's multipart scratch space left out). */
+/** Every object file below `dir` (s3rver's multipart scratch space left out). */
 async function objectFilesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   const found: string[] = [];
   for (const e of entries) {
     const path = join(dir, e.name);
     if (e.isDirectory() && e.name !== UPLOADS_DIR) found.push(...(await objectFilesUnder(path)));
-    else if (e.isFile() && e.name.endsWith(OBJECT_SUFFIX)) found.push(path.slice(0, -OBJECT_SUFFIX.length));
+    else if (e.isFile() && e.name.endsWith(OBJECT_SUFFIX)) found.push(path);
   }
   return found;
 }

@@ -143,6 +143,22 @@ describe('conditional writes', () => {
     expect(await text('cond/race.json')).toBe(winners[0]);
   });
 
+  it('of concurrent If-Match writes naming the same ETag, exactly one wins and the others get 412', async () => {
+    // Prepare
+    const seen = await put(client, 'cond/cas-race.json', 'v1');
+    const bodies = Array.from({ length: 8 }, (_, i) => `updater ${i}`);
+
+    // Act
+    const outcomes = await Promise.allSettled(bodies.map((b) => put(client, 'cond/cas-race.json', b, { IfMatch: seen.ETag! })));
+
+    // Assess
+    const winners = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [bodies[i]] : []));
+    const losers = outcomes.flatMap((o) => (o.status === 'rejected' ? [(o.reason as { name: string }).name] : []));
+    expect(winners).toHaveLength(1);
+    expect(losers).toEqual(Array(7).fill('PreconditionFailed'));
+    expect(await text('cond/cas-race.json')).toBe(winners[0]);
+  });
+
   it('refuses a GET whose If-Match names another version (s3rver alone returns the object)', async () => {
     // Prepare
     await put(client, 'cond/read.json', 'current');
@@ -248,18 +264,21 @@ describe('ListObjectsV2', () => {
     expect(pages.flatMap((p) => p.keys)).toEqual(inS3Order);
   });
 
-  it('rolls keys up into common prefixes with a delimiter, each counted once against MaxKeys', async () => {
+  it('rolls keys up into common prefixes with a delimiter, each counted once in KeyCount', async () => {
     // Act
-    const pages = await listAll({ Prefix: 'many/', Delimiter: '/', MaxKeys: 600 });
+    const pages = await listAll({ Prefix: 'many/', Delimiter: '/' });
 
     // Assess
     expect(pages.flatMap((p) => p.prefixes)).toEqual(['many/deep/', 'many/sub/']);
     expect(pages.flatMap((p) => p.keys)).toEqual([...direct, 'many/～.json', 'many/😀.json']);
-    expect(pages.map((p) => p.keyCount)).toEqual([600, 600, 600, 600, 104]);
-    expect(pages.map((p) => p.keys.length + p.prefixes.length)).toEqual([600, 600, 600, 600, 104]);
+    expect(pages.map((p) => [p.keys.length, p.prefixes.length, p.keyCount, p.truncated])).toEqual([
+      [1000, 0, 1000, true],
+      [1000, 0, 1000, true],
+      [502, 2, 504, false],
+    ]);
   });
 
-  it('resumes after a common prefix that ended a page, and starts after StartAfter', async () => {
+  it('counts a common prefix as one entry against MaxKeys, resumes after it, and starts after StartAfter', async () => {
     // Act: one entry a page, so 'many/deep/' ends a page while 'many/deep/z.json' sorts after it.
     const byOne = await listAll({ Prefix: 'many/', Delimiter: '/', MaxKeys: 1, StartAfter: 'many/02499.json' });
     const after = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'many/', StartAfter: 'many/02497.json' }));
@@ -270,15 +289,19 @@ describe('ListObjectsV2', () => {
     expect(after.Contents?.map((o) => o.Key)).toEqual(inS3Order.slice(2498));
   });
 
-  it('lists what s3rver stored: the ETag and size a GET returns', async () => {
+  it('lists what s3rver stored: the ETag and size a PUT answered, a folder marker with its slash', async () => {
     // Prepare
     const written = await put(client, 'listed/one.txt', 'hello');
+    const marker = await put(client, 'listed/folder/', '');
 
     // Act
     const out = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'listed/' }));
 
     // Assess
-    expect(out.Contents?.map((o) => [o.Key, o.ETag, o.Size])).toEqual([['listed/one.txt', written.ETag, 5]]);
+    expect(out.Contents?.map((o) => [o.Key, o.ETag, o.Size])).toEqual([
+      ['listed/folder/', marker.ETag, 0],
+      ['listed/one.txt', written.ETag, 5],
+    ]);
     expect(await text('many/00042.json')).toBe(SEEDED_BODY);
   });
 });
