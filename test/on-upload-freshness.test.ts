@@ -4,10 +4,22 @@
  * Over time and with unlucky deliveries a stored result is either current
  * and correct, or visibly retryable.
  */
+import { createHash } from 'node:crypto';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DirectResponse } from '../functions/on-upload';
-import { BUCKET, labelHandler, lambdaContext, startRig, TINY_PNG, type Rig } from './support/harness';
+import { BUCKET, LABEL_ANSWERS, labelHandler, lambdaContext, startRig, TINY_PNG, type Rig } from './support/harness';
+import { answerByField, type RecordedRequest } from './support/openai-test-server';
+
+/** How the test server names an image: the sha-256 of its base64 text. */
+const imageId = (bytes: Buffer) => createHash('sha256').update(bytes.toString('base64')).digest('hex');
+
+/** A promise and its resolve. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
 
 let rig: Rig;
 beforeAll(async () => {
@@ -124,6 +136,86 @@ describe('a failure for a passing reason is not final', () => {
     expect((await rig.result('results/retry/c.png.json'))!).toMatchObject({ status: 'failed', retryable: false });
     expect(again.outcomes[0]!.outcome).toMatchObject({ kind: 'skipped', reason: 'duplicate' });
     expect(rig.model.requests).toHaveLength(calls);
+  });
+});
+
+describe('a newer image’s result is never overwritten (local S3 with conditional writes)', () => {
+  const V2 = Buffer.concat([TINY_PNG, Buffer.from([0x00])]);
+  const answers = answerByField(LABEL_ANSWERS);
+
+  /** Holds every request for `slow` until `held.open()`; answers the rest at once. */
+  const holding = (slow: Buffer, held: { promise: Promise<void> }) => async (req: RecordedRequest) => {
+    if (req.imageSha256 === imageId(slow)) await held.promise;
+    return answers(req);
+  };
+
+  it('keeps the newer version’s document when the older version’s invocation finishes last', async () => {
+    // Prepare: version 1's model answers are held back
+    const held = gate();
+    rig.model.setHandler(holding(TINY_PNG, held));
+    const v1Event = await rig.put('incoming/race/a.png', TINY_PNG);
+    const v1 = rig.handlerWith()(v1Event, lambdaContext());
+    await new Promise((r) => setTimeout(r, 200));
+    const v2Event = await rig.put('incoming/race/a.png', V2);
+    await rig.handlerWith()(v2Event, lambdaContext(60_000, 'req-v2'));
+
+    // Act
+    held.open();
+    const late = (await v1) as DirectResponse;
+
+    // Assess
+    expect(late.outcomes[0]!.outcome).toMatchObject({ kind: 'skipped', reason: 'superseded' });
+    const doc = (await rig.result('results/race/a.png.json'))!;
+    expect(doc.source.etag).toBe(v2Event.Records[0]!.s3.object.eTag);
+    expect(doc.source.bytes).toBe(V2.length);
+  });
+
+  it('writes the newer version’s document over the older one when the newer finishes last', async () => {
+    // Prepare: version 2's model answers are held back; version 1 finishes first
+    const held = gate();
+    rig.model.setHandler(holding(V2, held));
+    const v1Event = await rig.put('incoming/race/b.png', TINY_PNG);
+    await rig.handlerWith()(v1Event, lambdaContext());
+    const v2Event = await rig.put('incoming/race/b.png', V2);
+    const v2 = rig.handlerWith()(v2Event, lambdaContext(60_000, 'req-v2'));
+
+    // Act
+    await new Promise((r) => setTimeout(r, 200));
+    held.open();
+    await v2;
+
+    // Assess
+    const doc = (await rig.result('results/race/b.png.json'))!;
+    expect(doc.source.etag).toBe(v2Event.Records[0]!.s3.object.eTag);
+  });
+});
+
+describe('a duplicate in flight costs nothing (local S3 with conditional writes)', () => {
+  it('lets the second of two concurrent deliveries do nothing, and logs why', async () => {
+    // Prepare: the first delivery's answers are held while the second arrives
+    const held = gate();
+    const answers = answerByField(LABEL_ANSWERS);
+    rig.model.setHandler(async (req) => {
+      await held.promise;
+      return answers(req);
+    });
+    const event = await rig.put('incoming/inflight/a.png', TINY_PNG);
+    const first = rig.handlerWith()(event, lambdaContext(60_000, 'req-first'));
+    await new Promise((r) => setTimeout(r, 200));
+
+    // Act
+    const second = (await rig.handlerWith()(event, lambdaContext(60_000, 'req-second'))) as DirectResponse;
+    held.open();
+    await first;
+
+    // Assess
+    expect(second.outcomes[0]!.outcome).toMatchObject({ kind: 'skipped', reason: 'in-flight' });
+    expect(rig.model.requests).toHaveLength(5);
+    const lines = rig.logLines.map((l) => JSON.parse(l) as { message: string; requestId?: string; leaseOwner?: string });
+    expect(lines).toContainEqual(
+      expect.objectContaining({ requestId: 'req-second', leaseOwner: 'req-first', message: expect.stringMatching(/another invocation is working/) }),
+    );
+    expect((await rig.result('results/inflight/a.png.json'))!.status).toBe('complete');
   });
 });
 

@@ -18,7 +18,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ErrorCode, InputRejectedError, ObjectReadError, ResultWriteError, WriteConflictError } from '../core/errors';
 import { unquote } from '../core/events';
-import type { ObjectInfo, ObjectRef, ObjectStore, PutOptions, ReadOptions, StoreCallOptions } from '../core/ports';
+import type { ObjectInfo, ObjectRef, ObjectStore, PutOptions, ReadOptions, StoreCallOptions, WriteCondition } from '../core/ports';
 
 /**
  * Limits of one S3 request. A stuck call must fail on its own well before
@@ -125,7 +125,14 @@ export class S3ObjectStore implements ObjectStore {
       stream?.destroy?.();
       throw tooLarge(declared, options.maxBytes);
     }
-    const body = stream ? await readBounded(stream, declared, limit, options.maxBytes, !!options.firstBytes) : Buffer.alloc(0);
+    let body: Buffer;
+    try {
+      body = stream ? await readBounded(stream, declared, limit, options.maxBytes, !!options.firstBytes) : Buffer.alloc(0);
+    } catch (err) {
+      // A body that stalls or breaks after the headers is a failed read too.
+      if (err instanceof InputRejectedError) throw err;
+      throw readFailed(ref, err);
+    }
     const totalBytes = options.firstBytes ? totalFromRange(out.ContentRange) ?? declared : body.length;
     return {
       info: {
@@ -162,7 +169,7 @@ export class S3ObjectStore implements ObjectStore {
       );
       return { etag: unquote(out.ETag ?? '') };
     } catch (err) {
-      if (condition && isConflict(err)) {
+      if (condition && isConflict(err, condition)) {
         throw new WriteConflictError(`s3://${ref.bucket}/${ref.key} changed before this write (${describe(err)})`, { cause: err });
       }
       throw new ResultWriteError(`cannot write s3://${ref.bucket}/${ref.key}: ${describe(err)}`, { cause: err });
@@ -184,11 +191,17 @@ function callOptions(options: StoreCallOptions): { abortSignal?: AbortSignal } {
   return options.signal ? { abortSignal: options.signal } : {};
 }
 
-/** 412: the condition failed; 409: a concurrent conditional write to the same key won. */
-function isConflict(err: unknown): boolean {
+/**
+ * 412: the condition failed; 409: a concurrent conditional write to the same
+ * key won; 404 with `If-Match`: the object the condition named is gone (S3
+ * answers NoSuchKey there rather than 412), which is a lost race as well.
+ */
+function isConflict(err: unknown, condition: WriteCondition): boolean {
   if (!(err instanceof S3ServiceException)) return false;
   const status = err.$metadata?.httpStatusCode;
-  return status === 412 || status === 409 || err.name === 'PreconditionFailed' || err.name === 'ConditionalRequestConflict';
+  if (status === 412 || status === 409 || err.name === 'PreconditionFailed' || err.name === 'ConditionalRequestConflict') return true;
+  // Only the key: a missing bucket (NoSuchBucket, also 404) is a real failure.
+  return 'ifMatch' in condition && err.name === 'NoSuchKey';
 }
 
 function readFailed(ref: ObjectRef, err: unknown): ObjectReadError {

@@ -199,6 +199,6 @@ describe('S3ObjectStore against a server that never answers', () => {
     client.destroy();
 
     // Assess
-    expect(read).toMatchObject({ name: 'TimeoutError' });
+    expect(read).toMatchObject({ code: 'OBJECT_READ_FAILED', cause: { name: 'TimeoutError' } });
   });
 });

@@ -327,6 +327,17 @@ describe('S3ObjectStore through the gateway', () => {
     expect(JSON.parse(await text('store/result.json'))).toEqual({ n: 4 });
   });
 
+  it('takes If-Match on a key that is gone (S3 answers 404 NoSuchKey) as a lost race, but a missing bucket as a failure', async () => {
+    const store = new S3ObjectStore(client);
+    const caught = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+
+    const gone = await caught(store.putJson({ bucket: BUCKET, key: 'store/gone.json' }, {}, {}, { condition: { ifMatch: 'ffffffffffffffffffffffffffffffff' } }));
+    const noBucket = await caught(store.putJson({ bucket: 'no-such-bucket', key: 'x.json' }, {}, {}, { condition: { ifNoneMatch: '*' } }));
+
+    expect(gone).toMatchObject({ code: 'WRITE_CONFLICT' });
+    expect(noBucket).toMatchObject({ code: 'RESULT_WRITE_FAILED' });
+  });
+
   it('deletes an absent key without complaint', async () => {
     // Act / Assess
     await expect(new S3ObjectStore(client).delete({ bucket: BUCKET, key: 'store/never-written.json' })).resolves.toBeUndefined();
