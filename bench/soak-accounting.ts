@@ -365,8 +365,12 @@ export function soakTable(f: SoakFigures): Table {
     ['  for replaced versions', String(m.forReplacedVersions), ''],
     ["  about another image than the event's", String(m.otherContent), ''],
     ['  re-asking final failures', String(m.reaskedFinalFailures), ''],
-    ['429s', `${f.throttled.injected429 + f.throttled.capacity429} (injected ${f.throttled.injected429}, beyond capacity ${f.throttled.capacity429})`, ''],
-    ['model faults injected', parts(f.faults), ''],
+    [
+      '429s',
+      `${f.throttled.injected429 + f.throttled.capacity429} (injected: ${parts(pick(f.faults, (kind) => kind.startsWith('429')))}; beyond capacity ${f.throttled.capacity429})`,
+      '',
+    ],
+    ['other model faults injected', parts(pick(f.faults, (kind) => !kind.startsWith('429'))), ''],
     ['result writes', `${f.resultWrites.total} (failed: injected ${f.resultWrites.failedInjected}, other ${f.resultWrites.failedOther})`, ''],
     [
       'most requests in flight',
@@ -376,6 +380,10 @@ export function soakTable(f: SoakFigures): Table {
     ['wall time', `${(f.wallMs / 1000).toFixed(1)} s${f.stoppedByTime ? ' (stopped by the time limit)' : ''}`, judged('every event settled in time')],
   ];
   return { title: 'Soak', columns: ['figure', 'value', 'target'], rows, notes: f.lostExamples.map((l) => `lost: ${l}`) };
+}
+
+function pick(record: Readonly<Record<string, number>>, keep: (key: string) => boolean): Record<string, number> {
+  return Object.fromEntries(Object.entries(record).filter(([k]) => keep(k)));
 }
 
 function sorted(record: Readonly<Record<string, number>>): Record<string, number> {

@@ -43,11 +43,12 @@ import type { SoakOptions } from './soak-options';
 import { behaviourFor, draw, writeFails, type PlanRates } from './soak-plan';
 import { currentInvocation, faultyStore, imageHash, recordingModel, type ModelCall, type ResultWrite } from './soak-probes';
 
+/** Where the soak's images go (`INPUT_PREFIX`) and their documents (`OUTPUT_PREFIX`). */
 export const SOAK_INPUT_PREFIX = 'incoming/';
 export const SOAK_OUTPUT_PREFIX = 'results/';
 
-/** What the soak does per record: the handler's outcome in a few words. */
-export function describeOutcome(o: ProcessOutcome): string {
+/** The handler's outcome for one record in a few words. */
+function describeOutcome(o: ProcessOutcome): string {
   if (o.kind === 'skipped') return `skipped ${o.reason}`;
   return `written ${o.document.status}${o.document.retryable ? ' retryable' : ''}`;
 }

@@ -5,7 +5,7 @@
  * bench/results/soak-latest.json (or `--out`) and exits non-zero when an
  * image is lost, a model call is spent on a duplicate, the endpoint had
  * more requests in flight than the budget, or the run did not settle in
- * time. See docs/benchmark.md ("Soak").
+ * time. See docs/benchmark.md#soak.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { arch, cpus, loadavg, platform } from 'node:os';
