@@ -28,22 +28,38 @@ import type { ObjectInfo, ObjectRef, ObjectStore, PutOptions, ReadOptions, Store
  */
 export const S3_TIMEOUTS = Object.freeze({ connectionMs: 3_000, requestMs: 15_000 });
 
+/** Limits of one S3 request, as in {@link S3_TIMEOUTS}. */
+export interface S3Timeouts {
+  /** Time to open the connection. */
+  readonly connectionMs: number;
+  /** Time until the response headers arrive, and the longest a response body may pause. */
+  readonly requestMs: number;
+}
+
 /**
  * An S3 client configured for fieldlens. Checksums are computed only when
  * the API requires them: S3-compatible servers that do not understand the
  * SDK's default aws-chunked uploads would otherwise store the framing.
+ *
+ * @param options.timeouts - limits of one request. @default S3_TIMEOUTS
  */
 export function createS3Client(
   env: Readonly<Record<string, string | undefined>> = {},
   overrides: S3ClientConfig = {},
+  options: { readonly timeouts?: S3Timeouts } = {},
 ): S3Client {
   const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
+  const timeouts = options.timeouts ?? S3_TIMEOUTS;
   return new S3Client({
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: new NodeHttpHandler({
-      connectionTimeout: S3_TIMEOUTS.connectionMs,
-      requestTimeout: S3_TIMEOUTS.requestMs,
+      connectionTimeout: timeouts.connectionMs,
+      requestTimeout: timeouts.requestMs,
+      // Without it the handler only logs a warning when requestTimeout passes, and the call waits on.
+      throwOnRequestTimeout: true,
+      // requestTimeout ends with the headers; a body that stops arriving fails on this one.
+      socketTimeout: timeouts.requestMs,
     }),
     ...(endpoint ? { forcePathStyle: true } : {}),
     ...overrides,

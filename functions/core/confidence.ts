@@ -201,45 +201,36 @@ class Scanner {
   }
 
   private object(): void {
-    this.expect('{');
-    this.ws();
-    if (this.peek() === '}') {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.ws();
+    this.sequence('{', '}', () => {
       this.string(); // keys are not answer text
       this.ws();
       this.expect(':');
       this.ws();
       this.value();
-      this.ws();
-      if (this.peek() === ',') {
-        this.pos++;
-        continue;
-      }
-      this.expect('}');
-      return;
-    }
+    });
   }
 
   private array(): void {
-    this.expect('[');
+    this.sequence('[', ']', () => this.value());
+  }
+
+  /** `open item (, item)* close`, whitespace allowed around every part. */
+  private sequence(open: string, close: string, item: () => void): void {
+    this.expect(open);
     this.ws();
-    if (this.peek() === ']') {
+    if (this.peek() === close) {
       this.pos++;
       return;
     }
     for (;;) {
       this.ws();
-      this.value();
+      item();
       this.ws();
       if (this.peek() === ',') {
         this.pos++;
         continue;
       }
-      this.expect(']');
+      this.expect(close);
       return;
     }
   }

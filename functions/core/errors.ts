@@ -147,21 +147,29 @@ export class FieldlensError extends Error {
   }
 }
 
-/** Bad configuration: stops start-up, naming the variable and what it expected. */
-export class ConfigError extends FieldlensError {
-  override name = 'ConfigError';
-  constructor(message: string, options: FieldlensErrorOptions = {}) {
-    super(ErrorCode.CONFIG_INVALID, message, options);
-  }
+/**
+ * The base of an error class whose code is fixed: the class names itself
+ * and its code once, and takes a message and options like any error.
+ *
+ * @example
+ * ```ts
+ * export class ConfigError extends withCode(ErrorCode.CONFIG_INVALID, 'ConfigError') {}
+ * ```
+ */
+export function withCode(code: ErrorCode, name: string) {
+  return class extends FieldlensError {
+    override name = name;
+    constructor(message: string, options: FieldlensErrorOptions = {}) {
+      super(code, message, options);
+    }
+  };
 }
 
+/** Bad configuration: stops start-up, naming the variable and what it expected. */
+export class ConfigError extends withCode(ErrorCode.CONFIG_INVALID, 'ConfigError') {}
+
 /** A field set that cannot be used, naming the field and the problem. */
-export class FieldSetError extends FieldlensError {
-  override name = 'FieldSetError';
-  constructor(message: string, options: FieldlensErrorOptions = {}) {
-    super(ErrorCode.FIELDS_INVALID, message, options);
-  }
-}
+export class FieldSetError extends withCode(ErrorCode.FIELDS_INVALID, 'FieldSetError') {}
 
 /** The object cannot be processed; becomes a `rejected` document, costs no model call. */
 export class InputRejectedError extends FieldlensError {
@@ -218,59 +226,29 @@ export class AnswerError extends FieldlensError {
 }
 
 /** The object named by the event no longer exists (or changed under us). */
-export class ObjectNotFoundError extends FieldlensError {
-  override name = 'ObjectNotFoundError';
-  constructor(message: string, options: FieldlensErrorOptions = {}) {
-    super(ErrorCode.OBJECT_NOT_FOUND, message, options);
-  }
-}
+export class ObjectNotFoundError extends withCode(ErrorCode.OBJECT_NOT_FOUND, 'ObjectNotFoundError') {}
 
 /**
  * One or more result documents of an invocation could not be written. It
  * fails the invocation on purpose: Lambda retries the event and, in the end,
  * the dead-letter queue has it.
  */
-export class ResultWriteError extends FieldlensError {
-  override name = 'ResultWriteError';
-  constructor(message: string, options: FieldlensErrorOptions = {}) {
-    super(ErrorCode.RESULT_WRITE_FAILED, message, options);
-  }
-}
+export class ResultWriteError extends withCode(ErrorCode.RESULT_WRITE_FAILED, 'ResultWriteError') {}
 
 /** A conditional write lost a race; the caller looks again (see {@link ErrorCode.WRITE_CONFLICT}). */
-export class WriteConflictError extends FieldlensError {
-  override name = 'WriteConflictError';
-  constructor(message: string, options: FieldlensErrorOptions = {}) {
-    super(ErrorCode.WRITE_CONFLICT, message, options);
-  }
-}
+export class WriteConflictError extends withCode(ErrorCode.WRITE_CONFLICT, 'WriteConflictError') {}
 
 /**
  * An object could not be read for a reason other than its absence. It fails
  * the invocation on purpose, like {@link ResultWriteError}.
  */
-export class ObjectReadError extends FieldlensError {
-  override name = 'ObjectReadError';
-  constructor(message: string, options: FieldlensErrorOptions = {}) {
-    super(ErrorCode.OBJECT_READ_FAILED, message, options);
-  }
-}
+export class ObjectReadError extends withCode(ErrorCode.OBJECT_READ_FAILED, 'ObjectReadError') {}
 
 /** A document was written but failed for a passing reason; the platform retries the event. */
-export class RetryableResultError extends FieldlensError {
-  override name = 'RetryableResultError';
-  constructor(message: string, options: FieldlensErrorOptions = {}) {
-    super(ErrorCode.RESULT_RETRYABLE, message, options);
-  }
-}
+export class RetryableResultError extends withCode(ErrorCode.RESULT_RETRYABLE, 'RetryableResultError') {}
 
 /** The starter could not start one or more runs; Lambda retries the event. */
-export class RunStartError extends FieldlensError {
-  override name = 'RunStartError';
-  constructor(message: string, options: FieldlensErrorOptions = {}) {
-    super(ErrorCode.RUN_START_FAILED, message, options);
-  }
-}
+export class RunStartError extends withCode(ErrorCode.RUN_START_FAILED, 'RunStartError') {}
 
 /**
  * Some records of an invocation could not be finished. It carries the code
