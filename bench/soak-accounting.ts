@@ -154,6 +154,7 @@ export interface SoakFigures {
   };
   readonly throttled: { readonly injected429: number; readonly capacity429: number };
   readonly faults: Readonly<Record<string, number>>;
+  /** Result-document writes; `failedOther` includes conditional writes that lost a race (412). */
   readonly resultWrites: { readonly total: number; readonly failedInjected: number; readonly failedOther: number };
   readonly inFlight: { readonly max: number; readonly budget: number; readonly capacity: number; readonly perInvocation: number; readonly concurrency: number };
   readonly stoppedByTime: boolean;
@@ -371,7 +372,7 @@ export function soakTable(f: SoakFigures): Table {
       '',
     ],
     ['other model faults injected', parts(pick(f.faults, (kind) => !kind.startsWith('429'))), ''],
-    ['result writes', `${f.resultWrites.total} (failed: injected ${f.resultWrites.failedInjected}, other ${f.resultWrites.failedOther})`, ''],
+    ['result writes', `${f.resultWrites.total} (failed: injected ${f.resultWrites.failedInjected}; other, lost conditional writes included, ${f.resultWrites.failedOther})`, ''],
     [
       'most requests in flight',
       `${f.inFlight.max} vs budget ${f.inFlight.budget} (C = ${f.inFlight.capacity}: ${f.inFlight.concurrency} invocations × ${f.inFlight.perInvocation})`,
