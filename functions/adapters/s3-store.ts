@@ -176,10 +176,14 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async delete(ref: ObjectRef, options: StoreCallOptions = {}): Promise<void> {
+  async delete(ref: ObjectRef, options: StoreCallOptions & { readonly ifMatch?: string } = {}): Promise<void> {
     try {
-      await this.#s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }), callOptions(options));
+      await this.#s3.send(
+        new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(options.ifMatch ? { IfMatch: `"${options.ifMatch}"` } : {}) }),
+        callOptions(options),
+      );
     } catch (err) {
+      // Absent, or no longer the version the condition named: nothing of ours to delete.
       if (isMissing(err)) return;
       throw new ResultWriteError(`cannot delete s3://${ref.bucket}/${ref.key}: ${describe(err)}`, { cause: err });
     }
