@@ -115,14 +115,14 @@ describe('FieldlensStack: an existing bucket', () => {
   it('names a separate output bucket in OUTPUT_BUCKET', () => {
     // Prepare
     const app = testApp();
-    const other = new Stack(app, 'Results');
-    const results = s3.Bucket.fromBucketName(other, 'Results', 'my-results');
+    const results = new s3.Bucket(new Stack(app, 'Results'), 'Results');
 
     // Act
     const stack = new FieldlensStack(app, 'Fieldlens', { model: MODEL, existingBucketName: 'my-images', existingOutputBucket: results });
 
     // Assess
-    expect(functionProps(Template.fromStack(stack)).Environment.Variables.OUTPUT_BUCKET).toBe('my-results');
+    // A reference to the other stack's bucket name.
+    expect(JSON.stringify(functionProps(Template.fromStack(stack)).Environment.Variables.OUTPUT_BUCKET)).toMatch(/Results.*Results/);
   });
 
   it('refuses an existing bucket together with options for a new one', () => {
