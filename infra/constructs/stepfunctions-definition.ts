@@ -14,6 +14,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { FieldlensFunction } from './lambda-defaults';
+import { inlineMapConcurrency } from './pipeline-validation';
 import type { StepFunctionsTaskFunctions } from './stepfunctions-functions';
 
 /** State names: what the console graph, the logs and `describe-execution` show. */
@@ -121,7 +122,7 @@ export function stepFunctionsDefinition(scope: Construct, props: StepFunctionsDe
       field: sfn.JsonPath.stringAt('$$.Map.Item.Value'),
       source: sfn.JsonPath.objectAt('$.prepared.source'),
     },
-    maxConcurrency: props.maxConcurrency,
+    maxConcurrency: inlineMapConcurrency(states, props.maxConcurrency),
     resultPath: '$.outcomes',
   })
     .itemProcessor(extractField)

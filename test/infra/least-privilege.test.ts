@@ -2,7 +2,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { StepFunctionsPipeline } from '../../infra/constructs/stepfunctions-pipeline';
 import type { FieldlensStackProps } from '../../infra/fieldlens-stack';
-import { allowedPermissions, buildStack, logicalId, newStack, type Permission } from './support';
+import { allowedPermissions, buildStack, logicalId, MODEL, newStack, type Permission } from './support';
 
 /** Actions that may appear in the template at all, and where. */
 function isAllowed(p: Permission, prefixes: { input: string; output: string }): boolean {
@@ -178,7 +178,7 @@ describe('least privilege: the function role', () => {
       existingBucketName: 'my-images',
       inputPrefix: 'in/',
       outputPrefix: 'out/',
-      model: { baseUrl: 'http://10.0.0.5:8000/v1', name: 'qwen', existingApiKeySecretArn: arn },
+      model: { ...MODEL, existingApiKeySecretArn: arn },
     });
 
     // Assess

@@ -174,7 +174,7 @@ describe('the synthesized state machine, run locally with the real handlers', ()
   it('never runs more fields at once than the Map\'s MaxConcurrency (2 for a 2-request endpoint)', async () => {
     // Prepare: 5 fields, each answered after 150 ms.
     rig.model.setHandler(labelHandler({}, 150));
-    const props = { model: { baseUrl: 'http://10.0.0.5:8000/v1', name: 'qwen', maxConcurrency: 2 } };
+    const props = { model: { baseUrl: 'https://models.example.com/v1', name: 'qwen', maxConcurrency: 2 } };
     const event = await rig.put('incoming/capped.png', TINY_PNG);
 
     // Act
