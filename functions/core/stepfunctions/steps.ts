@@ -287,7 +287,8 @@ export async function recordRunFailure(deps: StepDeps, input: RecordFailureInput
     const existing = await store.head(resultRef, { forbiddenMeansAbsent: true });
     const stored = existing ? storedResultOf(existing) : undefined;
     const current = stored && source.etag !== '' && isCurrent(stored, source.etag, settings) ? stored : undefined;
-    const runs = Math.max(prepared?.runs ?? 0, (current?.runs ?? 0) + 1, (run.generation ?? 0) + 1);
+    // Prepare's number for the run when it answered; else one past what is stored and what the name was made from.
+    const runs = prepared?.runs ?? Math.max((current?.runs ?? 0) + 1, (run.generation ?? 0) + 1);
     if (current && (current.state === 'final' || current.runs >= runs)) {
       return { status: 'skipped', retryable: false, reason: 'duplicate', resultBucket: resultRef.bucket, resultKey: resultRef.key };
     }
