@@ -7,11 +7,16 @@ import { allowedPermissions, buildStack, logicalId, MODEL, newStack, type Permis
 /** Actions that may appear in the template at all, and where. */
 function isAllowed(p: Permission, prefixes: { input: string; output: string }): boolean {
   const objectUnder = (prefix: string) => p.resource.endsWith(`/${prefix}*`) && !p.resource.includes('/*/');
+  // Written out here on purpose, not imported from functions/: the Step Functions field parts.
+  const partsUnderOutput = objectUnder(`${prefixes.output}.fieldlens/parts/`);
   switch (p.action) {
     case 's3:GetObject':
       return objectUnder(prefixes.input) || objectUnder(prefixes.output);
     case 's3:PutObject':
-      return objectUnder(prefixes.output);
+      return objectUnder(prefixes.output) || partsUnderOutput;
+    // Merge and RecordFailure clean up the parts; nothing else is ever deleted.
+    case 's3:DeleteObject':
+      return partsUnderOutput;
     // CDK's bucket-notification custom resource, on the bucket itself (never "*").
     case 's3:PutBucketNotification':
     case 's3:GetBucketNotification':
@@ -238,13 +243,16 @@ describe('least privilege: the Step Functions mode, one role per step', () => {
     return [`logs:CreateLogStream on <${logGroup}.Arn>`, `logs:PutLogEvents on <${logGroup}.Arn>`];
   };
 
-  it('the starter may start the one state machine and send dead letters, nothing else', () => {
+  const parts = `<${bucket}.Arn>/results/.fieldlens/parts/*`;
+
+  it('the starter may HEAD results, start the one state machine and send dead letters, nothing else', () => {
     const dlq = id('AWS::SQS::Queue', 'DeadLetters');
     const machine = id('AWS::StepFunctions::StateMachine', 'StateMachine');
 
     expect(functionPermissions(template, 'PipelineStartRole')).toEqual(
       [
         ...logLines('Start'),
+        `s3:GetObject on <${bucket}.Arn>/results/*`,
         `sqs:GetQueueAttributes on <${dlq}.Arn>`,
         `sqs:GetQueueUrl on <${dlq}.Arn>`,
         `sqs:SendMessage on <${dlq}.Arn>`,
@@ -264,18 +272,29 @@ describe('least privilege: the Step Functions mode, one role per step', () => {
     );
   });
 
-  it('ExtractField may read images and the secret, and write nothing', () => {
+  it("ExtractField may read images and the secret, and write only its field's outcome under the parts prefix", () => {
     const secret = id('AWS::SecretsManager::Secret', 'ModelApiKey');
 
     expect(functionPermissions(template, 'PipelineExtractFieldRole')).toEqual(
-      [...logLines('ExtractField'), `s3:GetObject on <${bucket}.Arn>/incoming/*`, `secretsmanager:GetSecretValue on <${secret}>`].sort(),
+      [
+        ...logLines('ExtractField'),
+        `s3:GetObject on <${bucket}.Arn>/incoming/*`,
+        `s3:PutObject on ${parts}`,
+        `secretsmanager:GetSecretValue on <${secret}>`,
+      ].sort(),
     );
   });
 
-  it('Merge may only write results; RecordFailure may read (HEAD) and write them', () => {
-    expect(functionPermissions(template, 'PipelineMergeRole')).toEqual([...logLines('Merge'), `s3:PutObject on <${bucket}.Arn>/results/*`].sort());
+  it('Merge and RecordFailure may HEAD images, read and write results, and delete parts; RecordFailure may also write them', () => {
+    const common = [
+      `s3:GetObject on <${bucket}.Arn>/incoming/*`,
+      `s3:GetObject on <${bucket}.Arn>/results/*`,
+      `s3:PutObject on <${bucket}.Arn>/results/*`,
+      `s3:DeleteObject on ${parts}`,
+    ];
+    expect(functionPermissions(template, 'PipelineMergeRole')).toEqual([...logLines('Merge'), ...common].sort());
     expect(functionPermissions(template, 'PipelineRecordFailureRole')).toEqual(
-      [...logLines('RecordFailure'), `s3:GetObject on <${bucket}.Arn>/results/*`, `s3:PutObject on <${bucket}.Arn>/results/*`].sort(),
+      [...logLines('RecordFailure'), ...common, `s3:PutObject on ${parts}`].sort(),
     );
   });
 
@@ -331,6 +350,18 @@ describe('least privilege: nothing in the template widens it', () => {
 
     // Assess
     expect(found.map((p) => p.action)).toEqual(expect.arrayContaining(['s3:GetObject*', 's3:List*']));
+  });
+
+  it('the check catches a delete outside the parts prefix', () => {
+    // Prepare
+    const { stack } = newStack({ fanout: 'stepfunctions' });
+    stack.bucket.grantDelete(stack.pipeline.handler, 'results/*');
+
+    // Act
+    const found = widenings(Template.fromStack(stack));
+
+    // Assess
+    expect(found.map((p) => p.action)).toContain('s3:DeleteObject*');
   });
 
   it('the check catches a put under the input prefix', () => {
