@@ -38,6 +38,7 @@ describe('loadConfig: defaults', () => {
       maxRetries: 3,
       maxTokens: 1024,
       responseFormat: 'json_schema',
+      logprobs: false,
     });
     expect(config.fields).toBe(DEFAULT_LABEL_FIELDS);
     expect(config.inputPrefix).toBe('incoming/');
@@ -218,5 +219,31 @@ describe('loadConfig: every error names the variable', () => {
     for (const name of ['MODEL_BASE_URL', 'MODEL_NAME', 'MODEL_TIMEOUT_MS', 'LOG_LEVEL']) {
       expect(err.message).toContain(`${name}:`);
     }
+  });
+});
+
+describe('loadConfig: confidence and review', () => {
+  it('asks for no log-probabilities and flags confidences under 0.8 by default', () => {
+    const config = loadConfig(anEnv());
+
+    expect(config.model.logprobs).toBe(false);
+    expect(config.reviewThreshold).toBe(0.8);
+  });
+
+  it('reads MODEL_LOGPROBS and REVIEW_CONFIDENCE_THRESHOLD', () => {
+    const config = loadConfig(anEnv({ MODEL_LOGPROBS: 'true', REVIEW_CONFIDENCE_THRESHOLD: '0.55' }));
+
+    expect(config.model.logprobs).toBe(true);
+    expect(config.reviewThreshold).toBe(0.55);
+  });
+
+  it.each([
+    [{ MODEL_LOGPROBS: 'yes' }, 'MODEL_LOGPROBS: expected true or false (got "yes")'],
+    [{ REVIEW_CONFIDENCE_THRESHOLD: '80' }, 'REVIEW_CONFIDENCE_THRESHOLD: expected a number from 0 to 1 (got "80")'],
+    [{ REVIEW_CONFIDENCE_THRESHOLD: 'high' }, 'REVIEW_CONFIDENCE_THRESHOLD: expected a number from 0 to 1 (got "high")'],
+  ])('refuses %j, naming the variable', (env, message) => {
+    const err = configError(anEnv(env));
+
+    expect(err.message).toContain(message);
   });
 });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../functions/core/errors';
-import { failedResult, mergeResult, rejectedResult, resultDocumentSchema, RESULT_VERSION, slowestField, type DocumentFrame, type FieldOutcome } from '../../functions/core/document';
+import { failedResult, mergeResult, rejectedResult, resultDocumentSchema, RESULT_VERSION, slowestField, type DocumentFrame, type FieldOutcome, type TrustSettings } from '../../functions/core/document';
 import { resultKeyFor } from '../../functions/core/keys';
+
+/** A field set that names no checks. */
+const NO_CHECKS: TrustSettings = { fields: [] };
 
 function aFrame(overrides: Partial<DocumentFrame> = {}): DocumentFrame {
   return {
@@ -34,7 +37,7 @@ function failed(name: string, code: ErrorCode = ErrorCode.MODEL_TIMEOUT): FieldO
 describe('mergeResult', () => {
   it('is complete when every field is ok, with the values and per-field results', () => {
     // Act
-    const doc = mergeResult(aFrame(), [ok('name', '乙醇'), ok('tag', ['危险', 'GHS02'])]);
+    const doc = mergeResult(aFrame(), [ok('name', '乙醇'), ok('tag', ['危险', 'GHS02'])], NO_CHECKS);
 
     // Assess
     expect(doc.status).toBe('complete');
@@ -51,7 +54,7 @@ describe('mergeResult', () => {
   });
 
   it('records the frame: source, ISO times and the duration', () => {
-    const doc = mergeResult(aFrame(), [ok('name', 'x')]);
+    const doc = mergeResult(aFrame(), [ok('name', 'x')], NO_CHECKS);
 
     expect(doc.source).toEqual(aFrame().source);
     expect(doc.startedAt).toBe('2026-01-02T03:04:05.000Z');
@@ -61,7 +64,7 @@ describe('mergeResult', () => {
 
   it('is partial when some fields failed, keeping the others', () => {
     // Act
-    const doc = mergeResult(aFrame(), [ok('name', '乙醇'), failed('suppliers')]);
+    const doc = mergeResult(aFrame(), [ok('name', '乙醇'), failed('suppliers')], NO_CHECKS);
 
     // Assess
     expect(doc.status).toBe('partial');
@@ -75,7 +78,7 @@ describe('mergeResult', () => {
   });
 
   it('is failed when no field succeeded, every value null with its own error', () => {
-    const doc = mergeResult(aFrame(), [failed('name', ErrorCode.ANSWER_INVALID), failed('tag')]);
+    const doc = mergeResult(aFrame(), [failed('name', ErrorCode.ANSWER_INVALID), failed('tag')], NO_CHECKS);
 
     expect(doc.status).toBe('failed');
     expect(doc.fields).toEqual({ name: null, tag: null });
@@ -84,18 +87,18 @@ describe('mergeResult', () => {
   });
 
   it('is failed when there are no fields at all', () => {
-    expect(mergeResult(aFrame(), []).status).toBe('failed');
+    expect(mergeResult(aFrame(), [], NO_CHECKS).status).toBe('failed');
   });
 
   it('keeps an ok null ("not on the image") as a success', () => {
-    const doc = mergeResult(aFrame(), [ok('suppliers', null)]);
+    const doc = mergeResult(aFrame(), [ok('suppliers', null)], NO_CHECKS);
 
     expect(doc.status).toBe('complete');
     expect(doc.fields).toEqual({ suppliers: null });
   });
 
   it('writes a document its own schema accepts', () => {
-    const doc = mergeResult(aFrame(), [ok('name', 'x'), failed('tag')]);
+    const doc = mergeResult(aFrame(), [ok('name', 'x'), failed('tag')], NO_CHECKS);
 
     expect(resultDocumentSchema.safeParse(JSON.parse(JSON.stringify(doc))).success).toBe(true);
   });
@@ -131,7 +134,7 @@ describe('failedResult', () => {
 });
 
 describe('resultDocumentSchema', () => {
-  const base = () => JSON.parse(JSON.stringify(mergeResult(aFrame(), [ok('name', 'x'), failed('tag')]))) as Record<string, unknown>;
+  const base = () => JSON.parse(JSON.stringify(mergeResult(aFrame(), [ok('name', 'x'), failed('tag')], NO_CHECKS))) as Record<string, unknown>;
 
   it('refuses a document whose status contradicts its field results', () => {
     // Prepare: one field failed, yet the document claims to be complete

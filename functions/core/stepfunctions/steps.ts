@@ -160,7 +160,7 @@ export async function mergeRun(deps: StepDeps, input: MergeInput): Promise<RunRe
     startedAt: new Date(input.startedAt),
     finishedAt: new Date(deps.clock.now()),
   };
-  const document = mergeResult(frame, outcomes);
+  const document = mergeResult(frame, outcomes, deps.settings);
   const published = await publishResult({ store: deps.store, ref: input.resultRef, document, seenEtag: input.resultEtag });
   if (published.kind !== 'written') return { status: 'skipped', reason: published.kind, resultKey: input.resultRef.key };
   return {
