@@ -146,7 +146,9 @@ export function readLabel(input: readonly OcrLine[]): LabelReading {
   let signalWord: string | null = null;
   let labelledName: string | null = null;
 
-  const addSupplier = (text: string): void => {
+  const addSupplier = (line: string): void => {
+    // A separator between two labelled parts (`Tel: 1 | Emergency: 2`) belongs to neither.
+    const text = line.replace(/[\s|/]+$/u, '');
     const m = SUPPLIER_AT_START.exec(text);
     if (m) {
       field = SUPPLIER_LABELS[m.slice(1).findIndex((g) => g !== undefined)]?.key ?? 'other';
