@@ -52,7 +52,7 @@ const HEADINGS = {
  * Registers every WOFF2 subset of the packaged font under one family name;
  * the text shaper then finds each character in whichever subset holds it.
  */
-export async function registerFont(): Promise<void> {
+async function registerFont(): Promise<void> {
   const require = createRequire(import.meta.url);
   const dir = path.join(path.dirname(require.resolve('@fontsource-variable/noto-sans-sc/package.json')), 'files');
   const files = (await readdir(dir)).filter((f) => f.endsWith('.woff2')).sort();

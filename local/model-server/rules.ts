@@ -8,6 +8,8 @@
  * fill the supplier; a line that starts with an H-code or P-code is a
  * statement wherever it is, so labels without headings still read. What
  * comes before the first section holds the product name and the signal word.
+ * A line is first cut where a code, a heading or a supplier label starts
+ * inside it, so run-on paragraphs and `Tel: …  Emergency: …` read part by part.
  */
 import { readingOrder } from './lines';
 import type { OcrLine } from './lines';
@@ -111,7 +113,7 @@ const INNER_START = new RegExp(
 export function splitAtInnerStarts(text: string): string[] {
   const cuts = [0];
   for (const m of text.matchAll(INNER_START)) {
-    // A code after a digit is part of a number, not a statement (`Unit 4P2…` does not happen; `1310-73-2` does).
+    // A code right after a digit belongs to a number or an identifier, not a statement.
     if (/^(?:EUH|H|P)\d/.test(m[0]) && /\d$/.test(text.slice(0, m.index))) continue;
     if (m.index > 0) cuts.push(m.index);
   }
