@@ -8,8 +8,10 @@
  * Every image goes through the project's real extraction (the same fan-out,
  * client, retries and answer validation the Lambda uses). Per field it
  * prints the exact-match rate and the mean similarity (see `eval/score.ts`),
- * and writes every expected and extracted value to `.fieldlens/eval/latest.json`
- * (or `--out`), so models and prompts can be compared run against run.
+ * over all images and per language (Chinese labels and English ones), then
+ * the fields of images that did not match exactly, lowest first; it writes
+ * every expected and extracted value to `.fieldlens/eval/latest.json` (or
+ * `--out`), so models and prompts can be compared run against run.
  *
  * Options: `--out <file>`, `--min-similarity <0-1>` (exit 1 below it, for CI).
  * Settings come from the same variables as the Lambda: FIELDS,
@@ -27,7 +29,7 @@ import { createLimit } from '../functions/core/limit';
 import { createModelClient } from '../functions/model-client';
 import { loadModelRuntime } from '../functions/runtime';
 import { prepareImage, sniffImage } from '../functions/core/image';
-import { formatTable, scoreValue, summarise } from './eval/score';
+import { formatTable, languageOf, lowestCells, scoreValue, summarise } from './eval/score';
 import type { ScoredField } from './eval/score';
 import { startLocalModelServer } from './model-server/server';
 import { evalDocument, writeHtmlReport, type ReportSource } from './report/write-report';
@@ -140,12 +142,13 @@ async function main(): Promise<number> {
 
       const fields: Record<string, unknown> = {};
       const scored: ScoredField[] = [];
+      const language = languageOf(c.expected);
       for (const o of outcomes) {
         // Only fields the expected file names are scored.
         if (!(o.name in c.expected)) continue;
         const failed = o.result.status === 'error';
         const score = scoreValue(c.expected[o.name], failed ? null : o.value);
-        scored.push({ field: o.name, score, ...(failed ? { error: true } : {}) });
+        scored.push({ field: o.name, score, language, image: rel, ...(failed ? { error: true } : {}) });
         fields[o.name] = {
           exact: score.exact,
           similarity: round(score.similarity),
@@ -161,11 +164,17 @@ async function main(): Promise<number> {
         `${rel.padEnd(36)} ${ok}/${outcomes.length} fields ok  ${(durationMs / 1000).toFixed(1).padStart(5)} s  ` +
           `similarity ${mean.toFixed(3)}  exact ${scored.filter((s) => s.score.exact).length}/${scored.length}`,
       );
-      images.push({ image: rel, durationMs, fields });
+      images.push({ image: rel, language, durationMs, fields });
     }
 
     const summary = summarise(cells);
     console.log(`\n${formatTable(summary)}\n`);
+    const lowest = lowestCells(cells);
+    if (lowest.length > 0) {
+      console.log('not exact, lowest similarity first:');
+      for (const c of lowest) console.log(`  ${c.score.similarity.toFixed(3)}  ${c.field.padEnd(12)} ${c.image ?? ''}`);
+      console.log('');
+    }
     const report = {
       version: 1,
       startedAt: startedAt.toISOString(),
@@ -173,8 +182,8 @@ async function main(): Promise<number> {
       folder: path.relative(process.cwd(), folder) || '.',
       model: { name: config.model.name, baseUrl: config.model.baseUrl, local: local !== undefined },
       responseFormat: config.model.responseFormat,
-      overall: { ...summary.overall, exactRate: round(summary.overall.exactRate), meanSimilarity: round(summary.overall.meanSimilarity) },
-      fields: summary.fields.map((f) => ({ ...f, exactRate: round(f.exactRate), meanSimilarity: round(f.meanSimilarity) })),
+      overall: { ...rounded(summary.overall), languages: summary.overall.languages.map(rounded) },
+      fields: summary.fields.map((f) => ({ ...rounded(f), languages: f.languages.map(rounded) })),
       images,
     };
     await mkdir(path.dirname(values.out), { recursive: true });
@@ -195,6 +204,10 @@ async function main(): Promise<number> {
     await closeSharedPools();
     await local?.close();
   }
+}
+
+function rounded<T extends { exactRate: number; meanSimilarity: number }>(f: T): T {
+  return { ...f, exactRate: round(f.exactRate), meanSimilarity: round(f.meanSimilarity) };
 }
 
 function round(x: number): number {

@@ -33,12 +33,25 @@ export interface LabelDefinition {
   /** Hazard statements, each with its H-code, exactly as printed. */
   readonly hazards: readonly string[];
   readonly precautions: readonly PrecautionGroup[];
+  /** EUH statements printed under their own heading after the precautions (Supplemental information). */
+  readonly supplemental?: readonly string[];
   readonly supplier: {
     readonly name: string;
     readonly address: string;
     readonly phone: string;
     readonly emergencyPhone: string;
   };
+  /**
+   * How the label is set:
+   * - `sections` (the default): every statement starts a line, precautions under sub-headings;
+   * - `compact`: each section's statements run on as one paragraph, so statements
+   *   start in mid-line and wrap anywhere, without sub-headings.
+   */
+  readonly layout?: 'sections' | 'compact';
+  /** Phone and emergency phone on one line (`Tel: …    Emergency: …`) instead of two. */
+  readonly phonesOnOneLine?: boolean;
+  /** The labels printed before the phone numbers, when not the language's usual ones. */
+  readonly phoneLabels?: { readonly phone: string; readonly emergency: string };
 }
 
 /** The values of the default field set for one label (`samples/<id>.expected.json`). */
@@ -60,7 +73,7 @@ export function expectedFields(label: LabelDefinition): ExpectedFields {
   return {
     name: label.name,
     tag: [label.signalWord, ...label.pictograms],
-    risk_notice: [...label.hazards],
+    risk_notice: [...label.hazards, ...(label.supplemental ?? [])],
     pre_notice: label.precautions.flatMap((g) => g.statements),
     suppliers: {
       name: label.supplier.name,
@@ -74,6 +87,10 @@ export function expectedFields(label: LabelDefinition): ExpectedFields {
 const ZH_EYE_RINSE = 'P305+P351+P338 如进入眼睛：用水小心冲洗几分钟。如戴隐形眼镜并可方便地取出，取出隐形眼镜。继续冲洗。';
 const EN_EYE_RINSE =
   'P305+P351+P338 IF IN EYES: Rinse cautiously with water for several minutes. Remove contact lenses, if present and easy to do. Continue rinsing.';
+const EN_SWALLOWED_CORROSIVE = 'P301+P330+P331 IF SWALLOWED: Rinse mouth. Do NOT induce vomiting.';
+const EN_SKIN_SHOWER =
+  'P303+P361+P353 IF ON SKIN (or hair): Take off immediately all contaminated clothing. Rinse skin with water or shower.';
+const EN_DISPOSAL = 'P501 Dispose of contents/container in accordance with local regulations.';
 
 /** Every sample label. Ids are stable: tests and docs refer to them. */
 export const LABELS: readonly LabelDefinition[] = [
@@ -191,7 +208,7 @@ export const LABELS: readonly LabelDefinition[] = [
       { heading: 'Storage', statements: ['P403+P235 Store in a well-ventilated place. Keep cool.'] },
       {
         heading: 'Disposal',
-        statements: ['P501 Dispose of contents/container in accordance with local regulations.'],
+        statements: [EN_DISPOSAL],
       },
     ],
     supplier: {
@@ -220,8 +237,8 @@ export const LABELS: readonly LabelDefinition[] = [
       {
         heading: 'Response',
         statements: [
-          'P301+P330+P331 IF SWALLOWED: Rinse mouth. Do NOT induce vomiting.',
-          'P303+P361+P353 IF ON SKIN (or hair): Take off immediately all contaminated clothing. Rinse skin with water or shower.',
+          EN_SWALLOWED_CORROSIVE,
+          EN_SKIN_SHOWER,
           EN_EYE_RINSE,
           'P310 Immediately call a POISON CENTER/doctor.',
         ],
@@ -229,7 +246,7 @@ export const LABELS: readonly LabelDefinition[] = [
       { heading: 'Storage', statements: ['P405 Store locked up.'] },
       {
         heading: 'Disposal',
-        statements: ['P501 Dispose of contents/container in accordance with local regulations.'],
+        statements: [EN_DISPOSAL],
       },
     ],
     supplier: {
@@ -263,5 +280,90 @@ export const LABELS: readonly LabelDefinition[] = [
       phone: '+61 7 5550 1234',
       emergencyPhone: '+61 7 5550 9876',
     },
+  },
+  {
+    // A long precautionary section whose statements wrap over two or three
+    // lines, a product name of several capitalised words, and both phone
+    // numbers on one line.
+    id: 'en-acetic-acid',
+    lang: 'en',
+    name: 'Glacial Acetic Acid',
+    identifiers: 'CAS No. 64-19-7    UN 2789',
+    signalWord: 'DANGER',
+    pictograms: ['GHS02', 'GHS05'],
+    hazards: ['H226 Flammable liquid and vapour.', 'H314 Causes severe skin burns and eye damage.'],
+    precautions: [
+      {
+        heading: 'Prevention',
+        statements: [
+          'P210 Keep away from heat, hot surfaces, sparks, open flames and other ignition sources. No smoking.',
+          'P233 Keep container tightly closed.',
+          'P241 Use explosion-proof electrical/ventilating/lighting equipment.',
+          'P280 Wear protective gloves/protective clothing/eye protection/face protection.',
+        ],
+      },
+      {
+        heading: 'Response',
+        statements: [
+          EN_SWALLOWED_CORROSIVE,
+          EN_SKIN_SHOWER,
+          EN_EYE_RINSE,
+          'P310 Immediately call a POISON CENTER/doctor.',
+          'P370+P378 In case of fire: Use dry sand, dry chemical or alcohol-resistant foam to extinguish.',
+        ],
+      },
+      { heading: 'Storage', statements: ['P403+P235 Store in a well-ventilated place. Keep cool.', 'P405 Store locked up.'] },
+      { heading: 'Disposal', statements: [EN_DISPOSAL] },
+    ],
+    supplier: {
+      name: 'Westbrook Example Solvents Inc.',
+      address: '55 Harbor Road, Suite 200, Portland, OR 97201, USA',
+      phone: '+1 503 555 0100',
+      emergencyPhone: '+1 503 555 0199',
+    },
+    phonesOnOneLine: true,
+  },
+  {
+    // Set compactly: each section one run-on paragraph, so statements start
+    // in mid-line; a trade name of three words in capitals; a supplemental
+    // section after the precautions; both phone numbers on one line.
+    id: 'en-sodium-hypochlorite',
+    lang: 'en',
+    name: 'POOL CHLORINE LIQUID',
+    identifiers: 'Sodium hypochlorite solution    CAS No. 7681-52-9    UN 1791',
+    signalWord: 'DANGER',
+    pictograms: ['GHS05', 'GHS09'],
+    hazards: [
+      'H290 May be corrosive to metals.',
+      'H314 Causes severe skin burns and eye damage.',
+      'H400 Very toxic to aquatic life.',
+    ],
+    precautions: [
+      {
+        statements: [
+          'P234 Keep only in original packaging.',
+          'P260 Do not breathe mist/vapours/spray.',
+          'P273 Avoid release to the environment.',
+          'P280 Wear protective gloves/protective clothing/eye protection/face protection.',
+          EN_SWALLOWED_CORROSIVE,
+          EN_SKIN_SHOWER,
+          EN_EYE_RINSE,
+          'P310 Immediately call a POISON CENTER/doctor.',
+          'P390 Absorb spillage to prevent material damage.',
+          'P405 Store locked up.',
+          EN_DISPOSAL,
+        ],
+      },
+    ],
+    supplemental: ['EUH031 Contact with acids liberates toxic gas.'],
+    supplier: {
+      name: 'Bayview Example Water Care Ltd',
+      address: '8 Quayside Lane, Cork T12 X2Y3, Ireland',
+      phone: '+353 21 555 0147',
+      emergencyPhone: '+353 21 555 0911',
+    },
+    layout: 'compact',
+    phonesOnOneLine: true,
+    phoneLabels: { phone: 'Phone', emergency: '24h Emergency' },
   },
 ];

@@ -31,7 +31,9 @@ const HEADINGS = {
     address: '地址',
     phone: '电话',
     emergency: '应急咨询电话',
+    supplemental: '补充信息',
     colon: '：',
+    phoneSeparator: '　　',
   },
   en: {
     hazards: 'Hazard statements',
@@ -40,7 +42,9 @@ const HEADINGS = {
     address: 'Address',
     phone: 'Tel',
     emergency: 'Emergency',
+    supplemental: 'Supplemental information',
     colon: ': ',
+    phoneSeparator: '      ',
   },
 } as const;
 
@@ -113,7 +117,11 @@ function layout(label: LabelDefinition): { ops: Op[]; height: number } {
     y += 22;
   };
 
-  text(label.name, 64, true, { align: 'center', gap: 4 });
+  // A long name is set smaller so that it stays on one line.
+  let nameSize = 64;
+  measure.font = font(nameSize, true);
+  while (nameSize > 36 && measure.measureText(label.name).width > TEXT_WIDTH) measure.font = font(--nameSize, true);
+  text(label.name, nameSize, true, { align: 'center', gap: 4 });
   if (label.identifiers) text(label.identifiers, 24, false, { align: 'center', color: '#333333', gap: 16 });
   const pictogramSize = 150;
   ops.push({ kind: 'pictograms', y, size: pictogramSize, codes: label.pictograms });
@@ -121,21 +129,41 @@ function layout(label: LabelDefinition): { ops: Op[]; height: number } {
   text(label.signalWord, 50, true, { align: 'center', gap: 4 });
   rule();
 
+  // Compact labels run each section's statements on as one paragraph.
+  const statements = (list: readonly string[]) => {
+    if (label.layout === 'compact') text(list.join(label.lang === 'zh' ? '' : ' '), 26, false, { gap: 6 });
+    else for (const s of list) text(s, 26, false, { gap: 6 });
+  };
   text(h.hazards, 32, true, { gap: 4 });
-  for (const s of label.hazards) text(s, 26, false, { gap: 6 });
+  statements(label.hazards);
   y += 10;
   text(h.precautions, 32, true, { gap: 4 });
-  for (const group of label.precautions) {
-    if (group.heading) text(group.heading, 27, true, { color: '#333333' });
-    for (const s of group.statements) text(s, 26, false, { gap: 6 });
+  if (label.layout === 'compact') {
+    statements(label.precautions.flatMap((g) => g.statements));
+  } else {
+    for (const group of label.precautions) {
+      if (group.heading) text(group.heading, 27, true, { color: '#333333' });
+      statements(group.statements);
+    }
+  }
+  if (label.supplemental) {
+    y += 10;
+    text(h.supplemental, 32, true, { gap: 4 });
+    statements(label.supplemental);
   }
   rule();
 
   const s = label.supplier;
+  const phone = `${label.phoneLabels?.phone ?? h.phone}${h.colon}${s.phone}`;
+  const emergency = `${label.phoneLabels?.emergency ?? h.emergency}${h.colon}${s.emergencyPhone}`;
   text(`${h.supplier}${h.colon}${s.name}`, 26, false, { gap: 4 });
   text(`${h.address}${h.colon}${s.address}`, 26, false, { gap: 4 });
-  text(`${h.phone}${h.colon}${s.phone}`, 26, false, { gap: 4 });
-  text(`${h.emergency}${h.colon}${s.emergencyPhone}`, 26, true, { gap: 4 });
+  if (label.phonesOnOneLine) {
+    text(`${phone}${h.phoneSeparator}${emergency}`, 26, false, { gap: 4 });
+  } else {
+    text(phone, 26, false, { gap: 4 });
+    text(emergency, 26, true, { gap: 4 });
+  }
   return { ops, height: y + MARGIN - 16 };
 }
 

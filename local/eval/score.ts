@@ -127,15 +127,25 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** One field over every image it was scored on. */
-export interface FieldSummary {
-  readonly field: string;
-  /** Images whose expected values name this field. */
+/** Exact-match rate and mean similarity over some cells. */
+export interface Figures {
   readonly count: number;
   readonly exactRate: number;
   readonly meanSimilarity: number;
+}
+
+/** The figures of one language's images. */
+export interface LanguageFigures extends Figures {
+  readonly language: string;
+}
+
+/** One field over every image it was scored on. */
+export interface FieldSummary extends Figures {
+  readonly field: string;
   /** Images where the pipeline reported an error for this field (scored as its `null`). */
   readonly errors: number;
+  /** The same figures per language, in the order languages first appear. */
+  readonly languages: readonly LanguageFigures[];
 }
 
 /** One scored cell: a field of an image. */
@@ -143,46 +153,99 @@ export interface ScoredField {
   readonly field: string;
   readonly score: FieldScore;
   readonly error?: boolean;
+  /** The image's language (see {@link languageOf}), when known. */
+  readonly language?: string;
+  /** Which image, for listing the lowest cells. */
+  readonly image?: string;
+}
+
+/**
+ * The language of a label from its expected values: `zh` when they hold
+ * Chinese characters, else `en`.
+ */
+export function languageOf(expected: unknown): 'zh' | 'en' {
+  return /\p{Script=Han}/u.test(asText(canonical(expected) ?? '')) ? 'zh' : 'en';
+}
+
+function figures(cells: readonly ScoredField[]): Figures {
+  return {
+    count: cells.length,
+    exactRate: cells.length === 0 ? 0 : cells.filter((c) => c.score.exact).length / cells.length,
+    meanSimilarity: cells.length === 0 ? 0 : cells.reduce((n, c) => n + c.score.similarity, 0) / cells.length,
+  };
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string | undefined): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    if (k !== undefined) groups.set(k, [...(groups.get(k) ?? []), item]);
+  }
+  return groups;
+}
+
+/** The mean of per-field means (every field weighs the same), with the exact rate over all cells. */
+function overallOf(cells: readonly ScoredField[]): Figures {
+  const fields = [...groupBy(cells, (c) => c.field).values()].map(figures);
+  return {
+    count: cells.length,
+    exactRate: figures(cells).exactRate,
+    meanSimilarity: fields.length === 0 ? 0 : fields.reduce((n, f) => n + f.meanSimilarity, 0) / fields.length,
+  };
 }
 
 /**
  * Per-field summary, in the order fields first appear, and the overall
  * figures: the mean of the per-field means (every field weighs the same)
- * and the exact-match rate over all cells.
+ * and the exact-match rate over all cells; each also per language.
  */
 export function summarise(cells: readonly ScoredField[]): {
   fields: FieldSummary[];
-  overall: { count: number; exactRate: number; meanSimilarity: number };
+  overall: Figures & { languages: LanguageFigures[] };
 } {
-  const byField = new Map<string, ScoredField[]>();
-  for (const c of cells) byField.set(c.field, [...(byField.get(c.field) ?? []), c]);
-  const fields = [...byField].map(([field, list]) => ({
+  const byLanguage = (list: readonly ScoredField[], of: (l: readonly ScoredField[]) => Figures): LanguageFigures[] =>
+    [...groupBy(list, (c) => c.language)].map(([language, l]) => ({ language, ...of(l) }));
+  const fields = [...groupBy(cells, (c) => c.field)].map(([field, list]) => ({
     field,
-    count: list.length,
-    exactRate: list.filter((c) => c.score.exact).length / list.length,
-    meanSimilarity: list.reduce((n, c) => n + c.score.similarity, 0) / list.length,
+    ...figures(list),
     errors: list.filter((c) => c.error).length,
+    languages: byLanguage(list, figures),
   }));
-  return {
-    fields,
-    overall: {
-      count: cells.length,
-      exactRate: cells.length === 0 ? 0 : cells.filter((c) => c.score.exact).length / cells.length,
-      meanSimilarity: fields.length === 0 ? 0 : fields.reduce((n, f) => n + f.meanSimilarity, 0) / fields.length,
-    },
-  };
+  return { fields, overall: { ...overallOf(cells), languages: byLanguage(cells, overallOf) } };
 }
 
-/** The summary as a plain-text table. */
+/** The cells that are not a perfect match, lowest similarity first. */
+export function lowestCells(cells: readonly ScoredField[], limit = 10): ScoredField[] {
+  return cells
+    .filter((c) => c.score.similarity < 1 || !c.score.exact)
+    .sort((a, b) => a.score.similarity - b.score.similarity)
+    .slice(0, limit);
+}
+
+/** The summary as a plain-text table, with exact rate and similarity per language when the cells name one. */
 export function formatTable(summary: ReturnType<typeof summarise>): string {
+  const languages = summary.overall.languages.map((l) => l.language);
+  const perLanguage = (list: readonly LanguageFigures[]) =>
+    languages.flatMap((lang) => {
+      const f = list.find((l) => l.language === lang);
+      return f ? [pct(f.exactRate), f.meanSimilarity.toFixed(3)] : ['-', '-'];
+    });
   const rows = [
-    ['field', 'images', 'exact', 'similarity', 'errors'],
-    ...summary.fields.map((f) => [f.field, String(f.count), pct(f.exactRate), f.meanSimilarity.toFixed(3), String(f.errors)]),
+    ['field', 'images', 'exact', 'similarity', ...languages.flatMap((l) => [`${l} exact`, `${l} similarity`]), 'errors'],
+    ...summary.fields.map((f) => [
+      f.field,
+      String(f.count),
+      pct(f.exactRate),
+      f.meanSimilarity.toFixed(3),
+      ...perLanguage(f.languages),
+      String(f.errors),
+    ]),
     [
       'all fields',
       String(summary.overall.count),
       pct(summary.overall.exactRate),
       summary.overall.meanSimilarity.toFixed(3),
+      ...perLanguage(summary.overall.languages),
       String(summary.fields.reduce((n, f) => n + f.errors, 0)),
     ],
   ];

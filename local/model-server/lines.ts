@@ -32,6 +32,28 @@ export function boxOfPoints(points: readonly (readonly number[])[]): Box | undef
 }
 
 /**
+ * @gutenye/ocr-node reports boxes in its detector's input, not in the image:
+ * the image scaled to fit sides rounded up to multiples of 32, centred
+ * between bars (sharp's `fit: 'contain'`). This maps such a box back onto
+ * the image (`width` × `height`), so boxes can address its pixels.
+ */
+export function fromDetectorBox(box: Box, width: number, height: number): Box {
+  const inputWidth = Math.max(32, Math.ceil(width / 32) * 32);
+  const inputHeight = Math.max(32, Math.ceil(height / 32) * 32);
+  const scale = Math.min(inputWidth / width, inputHeight / height);
+  const padX = Math.floor((inputWidth - Math.round(width * scale)) / 2);
+  const padY = Math.floor((inputHeight - Math.round(height * scale)) / 2);
+  const x = Math.max(0, Math.round((box.x - padX) / scale));
+  const y = Math.max(0, Math.round((box.y - padY) / scale));
+  return {
+    x,
+    y,
+    width: Math.min(width - x, Math.round(box.width / scale)),
+    height: Math.min(height - y, Math.round(box.height / scale)),
+  };
+}
+
+/**
  * Reading order: top to bottom, then left to right for lines whose vertical
  * centres are within half a line height of each other. Lines without a box
  * keep their given order.

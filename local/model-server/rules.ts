@@ -8,6 +8,8 @@
  * fill the supplier; a line that starts with an H-code or P-code is a
  * statement wherever it is, so labels without headings still read. What
  * comes before the first section holds the product name and the signal word.
+ * A line is first cut where a code, a heading or a supplier label starts
+ * inside it, so run-on paragraphs and `Tel: …  Emergency: …` read part by part.
  */
 import { readingOrder } from './lines';
 import type { OcrLine } from './lines';
@@ -41,16 +43,29 @@ const HAN = /\p{Script=Han}/u;
 
 /** One statement code: H225, H360FD, EUH066, P305. Suffix letters only on H-codes. */
 const CODE = String.raw`(?:EUH\d{3}|H\d{3}(?:FD|Fd|Df|fd|F|D|f|d|i)?(?![a-z])|P\d{3})`;
-/** A code group at the start of a statement: `H301+H311+H331`, `P305 + P351`. */
-const LEADING_CODES = new RegExp(String.raw`^(${CODE}(?:\s*\+\s*${CODE})*)\s*`);
+/** A code group: `H301+H311+H331`, `P305 + P351`. */
+const CODE_GROUP = String.raw`${CODE}(?:\s*\+\s*${CODE})*`;
+/** A code group at the start of a statement. */
+const LEADING_CODES = new RegExp(String.raw`^(${CODE_GROUP})\s*`);
 
-/** Section headings; `whole` ones only count when they are the whole line (they are common words). */
-const HEADINGS: readonly { readonly section: 'hazards' | 'precautions'; readonly pattern: RegExp; readonly whole?: true }[] = [
-  { section: 'hazards', pattern: /^(?:危险性说明|危害性说明|危险说明|危害说明|hazard statements?|hazard phrases)/i },
-  { section: 'hazards', pattern: /^(?:hazards?|危险性|危害)$/i, whole: true },
-  { section: 'precautions', pattern: /^(?:防范说明|防范措施说明|预防说明|precautionary statements?|precautionary phrases)/i },
-  { section: 'precautions', pattern: /^(?:precautions?|防范措施)$/i, whole: true },
+/**
+ * Section headings. `whole` ones only count when they are the whole line
+ * (they are common words); the others also count inside a line, where a
+ * run-on label starts its next section. `other` sections (supplemental
+ * information, …) hold nothing the rules read, except coded statements.
+ */
+const HEADINGS: readonly { readonly section: 'hazards' | 'precautions' | 'other'; readonly words: string; readonly whole?: true }[] = [
+  { section: 'hazards', words: '危险性说明|危害性说明|危险说明|危害说明|hazard statements?|hazard phrases' },
+  { section: 'hazards', words: 'hazards?|危险性|危害', whole: true },
+  { section: 'precautions', words: '防范说明|防范措施说明|预防说明|precautionary statements?|precautionary phrases' },
+  { section: 'precautions', words: 'precautions?|防范措施', whole: true },
+  {
+    section: 'other',
+    words:
+      '补充信息|补充危险性信息|其他信息|附加信息|supplemental (?:hazard )?information|supplementary (?:hazard )?information|additional (?:hazard )?information|other information',
+  },
 ];
+const HEADING_PATTERNS = HEADINGS.map((h) => ({ ...h, pattern: new RegExp(`^(?:${h.words})`, 'i') }));
 
 /** Sub-headings inside the precautionary statements; they are not statements. */
 const SUBHEADING =
@@ -74,11 +89,36 @@ const SUPPLIER_LABELS: readonly { readonly key: SupplierKey | 'other'; readonly 
 // A label is a label only when a word boundary follows (Tel ≠ Telford); CJK labels need no boundary.
 const labelAlternation = SUPPLIER_LABELS.map((l) => `(${l.label})`).join('|');
 const SUPPLIER_AT_START = new RegExp(String.raw`^(?:${labelAlternation})(?![A-Za-z])\s*[:：]?\s*`, 'i');
-/** A second label later in the same line needs a colon: `电话：0571-1 传真：0571-2`. */
-const SUPPLIER_INSIDE = new RegExp(
-  String.raw`\s(?=(?:${SUPPLIER_LABELS.map((l) => l.label).join('|')})\s*[:：])`,
-  'i',
+
+/**
+ * Where a line holds the start of something else: a section heading, a
+ * supplier label with its colon (`电话：0571-1 应急电话：0571-2`,
+ * `Tel: +1 555 0100  Emergency: +1 555 0199`) or a statement code. It
+ * follows a space, punctuation or a Chinese character (Chinese is not
+ * spaced), and never the `+` inside a code group. Matches are consumed, so
+ * `24h Emergency:` is one label and not `Emergency:` after a stray `24h`.
+ */
+const INNER_START = new RegExp(
+  String.raw`(?<=^|[\s.。!！;；:：,，、|/]|\p{Script=Han}|\d)(?<![+＋]\s*)(?:` +
+    [
+      String.raw`${CODE_GROUP}(?![0-9])`,
+      `(?:${HEADINGS.filter((h) => !h.whole).map((h) => h.words).join('|')})(?![A-Za-z])`,
+      String.raw`(?:${SUPPLIER_LABELS.map((l) => l.label).join('|')})(?![A-Za-z])\s*[:：]`,
+    ].join('|') +
+    ')',
+  'giu',
 );
+
+/** Splits a line where something new starts inside it (see {@link INNER_START}). */
+export function splitAtInnerStarts(text: string): string[] {
+  const cuts = [0];
+  for (const m of text.matchAll(INNER_START)) {
+    // A code right after a digit belongs to a number or an identifier, not a statement.
+    if (/^(?:EUH|H|P)\d/.test(m[0]) && /\d$/.test(text.slice(0, m.index))) continue;
+    if (m.index > 0) cuts.push(m.index);
+  }
+  return cuts.map((c, i) => text.slice(c, cuts[i + 1]).trim()).filter((part) => part !== '');
+}
 
 /** Lines that end a section without being part of it (identifiers, references, batch data). */
 const STOP =
@@ -94,8 +134,10 @@ const NAME_LABEL = /^(?:产品名称|化学品名称|品名|名称|product name|
  * without).
  */
 export function readLabel(input: readonly OcrLine[]): LabelReading {
+  // A line of a run-on label can hold the end of one statement and the
+  // start of the next, or of the next section: each part is read on its own.
   const lines = readingOrder(input)
-    .map((l) => ({ ...l, text: cleanLine(l.text) }))
+    .flatMap((l) => splitAtInnerStarts(cleanLine(l.text)).map((text) => ({ ...l, text })))
     .filter((l) => /[\p{L}\p{N}]/u.test(l.text));
 
   const preamble: OcrLine[] = [];
@@ -106,18 +148,16 @@ export function readLabel(input: readonly OcrLine[]): LabelReading {
   let signalWord: string | null = null;
   let labelledName: string | null = null;
 
-  const addSupplier = (text: string): void => {
-    // Several labels on one line: handle each part on its own.
-    const parts = text.split(SUPPLIER_INSIDE);
-    for (const part of parts) {
-      const m = SUPPLIER_AT_START.exec(part);
-      if (m) {
-        field = SUPPLIER_LABELS[m.slice(1).findIndex((g) => g !== undefined)]?.key ?? 'other';
-        const value = part.slice(m[0].length);
-        if (value && field !== 'other') supplier[field].push(value);
-      } else if (field !== 'other') {
-        supplier[field].push(part);
-      }
+  const addSupplier = (line: string): void => {
+    // A separator between two labelled parts (`Tel: 1 | Emergency: 2`) belongs to neither.
+    const text = line.replace(/[\s|/]+$/u, '');
+    const m = SUPPLIER_AT_START.exec(text);
+    if (m) {
+      field = SUPPLIER_LABELS[m.slice(1).findIndex((g) => g !== undefined)]?.key ?? 'other';
+      const value = text.slice(m[0].length).trim();
+      if (value && field !== 'other') supplier[field].push(value);
+    } else if (field !== 'other') {
+      supplier[field].push(text);
     }
   };
 
@@ -133,7 +173,7 @@ export function readLabel(input: readonly OcrLine[]): LabelReading {
       signalWord ??= signal;
       continue;
     }
-    const heading = HEADINGS.find((h) => h.pattern.test(text) && (!h.whole || h.pattern.exec(text)![0] === text));
+    const heading = HEADING_PATTERNS.find((h) => h.pattern.test(text) && (!h.whole || h.pattern.exec(text)![0] === text));
     if (heading) {
       section = heading.section;
       text = text.replace(heading.pattern, '').replace(/^\s*[:：]\s*/, '').trim();
@@ -256,8 +296,17 @@ export function statements(lines: readonly string[]): string[] {
     if (startsNew) out.push([line]);
     else current.push(line);
   }
-  const texts = out.map((parts) => normaliseStatement(joinLines(parts)));
+  const texts = out.map((parts) => normaliseStatement(joinLines(parts.map((p, i) => (i === 0 ? p : continuation(parts[i - 1]!, p))))));
   return completeTerminators(texts);
+}
+
+/**
+ * A wrapped line that continues a sentence starts in lower case; OCR reads
+ * a letter whose capital looks the same (`Vomiting`, `Skin`) as a capital.
+ */
+function continuation(previous: string, part: string): string {
+  if (/[.!?:;。！？：；]$/.test(previous)) return part;
+  return part.replace(/^[CKOPSUVWXZ](?=[a-z])/, (c) => c.toLowerCase());
 }
 
 /**
@@ -297,7 +346,8 @@ function normaliseStatement(text: string): string {
  * - full-width punctuation after Chinese (OCR often returns ASCII `:` for `：`),
  * - no stray spaces between Chinese characters,
  * - letters whose upper and lower case look alike, read as capitals inside a
- *   lower-case word (`seVeral` → `several`).
+ *   lower-case word (`seVeral` → `several`), and a lower-case l inside a
+ *   word in capitals (`POlSON` → `POISON`).
  */
 export function cleanValue(text: string): string {
   return text
@@ -306,6 +356,8 @@ export function cleanValue(text: string): string {
     .replace(/(\p{Script=Han})\s*\(/gu, '$1（')
     .replace(/(\p{Script=Han})\)/gu, '$1）')
     .replace(/(?<=[a-z])[CKOPSUVWXZ](?=[a-z])/g, (c) => c.toLowerCase())
+    // An l between capitals is an I (`POlSON`).
+    .replace(/(?<=[A-Z])l(?=[A-Z])/g, 'I')
     .replace(/\s+/g, ' ')
     .trim();
 }

@@ -189,7 +189,7 @@ export async function startLocalModelServer(options: LocalModelServerOptions = {
 /** The parts of a chat request the local model uses. */
 interface ChatRequest {
   readonly model?: string;
-  /** The text of the user message that carries the image (the field's question). */
+  /** The field's question: the text beside the image in its user message, or the next user text. */
   readonly question: string;
   /** Every text part of every message, for the token estimate. */
   readonly allText: string;
@@ -211,8 +211,10 @@ export function parseChatRequest(raw: unknown): ChatRequest {
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     throw new Error('"messages" must be a non-empty array');
   }
-  let question: string | undefined;
-  let firstUserText: string | undefined;
+  // The question is the text that goes with the image: the other parts of
+  // its user message, in whatever order they come, or else the next user
+  // message's text (a layout that puts the image first for prefix caching).
+  const userTexts: { text: string; hasImage: boolean }[] = [];
   let image: Buffer | undefined;
   const allText: string[] = [];
   for (const message of body.messages as unknown[]) {
@@ -235,18 +237,21 @@ export function parseChatRequest(raw: unknown): ChatRequest {
     }
     allText.push(...texts);
     if (role !== 'user') continue;
-    firstUserText ??= texts.join('\n');
-    if (imageUrl && !image) {
-      image = decodeDataUri(imageUrl);
-      question = texts.join('\n');
-    }
+    const carriesImage = imageUrl !== undefined && !image;
+    if (carriesImage) image = decodeDataUri(imageUrl!);
+    userTexts.push({ text: texts.join('\n'), hasImage: carriesImage });
   }
+  const at = userTexts.findIndex((m) => m.hasImage);
+  const question =
+    (at >= 0 ? userTexts.slice(at).find((m) => m.text.trim() !== '')?.text : undefined) ??
+    userTexts.find((m) => m.text.trim() !== '')?.text ??
+    '';
   const format = body.response_format as { type?: unknown; json_schema?: { name?: unknown; schema?: unknown } } | undefined;
   const jsonSchema = format?.type === 'json_schema' ? format.json_schema : undefined;
   const maxTokens = body.max_completion_tokens ?? body.max_tokens;
   return {
     ...(typeof body.model === 'string' ? { model: body.model } : {}),
-    question: question ?? firstUserText ?? '',
+    question,
     allText: allText.join('\n'),
     ...(image ? { image } : {}),
     ...(typeof jsonSchema?.name === 'string' ? { schemaName: jsonSchema.name } : {}),

@@ -1,6 +1,6 @@
 /**
- * The local model end to end with real PP-OCRv4: a Chinese and an English
- * sample label, every default field asked at once over HTTP, then through
+ * The local model end to end with real PP-OCRv4: a Chinese and two English
+ * sample labels, every default field asked at once over HTTP, then through
  * the real client and fan-out, then through the real `on-upload` handler
  * and s3rver; the answers compared with the labels' expected values. One
  * server for the file, so the models load once and each image is read once
@@ -87,6 +87,12 @@ describe('local model server with real OCR', () => {
 
   it('reads an English GHS label: wrapped statements reassembled', { timeout: 60_000 }, async () => {
     const { png, expected } = sample('en-sodium-hydroxide');
+    expect(await askAllFields(png)).toEqual(expected);
+  });
+
+  it('reads a run-on English label: spaces OCR dropped put back, statements split at codes and headings, both phones from one line', { timeout: 60_000 }, async () => {
+    // Without word spacing PP-OCRv4 reads "POOLCHLORINE", "Do NOTinduce" and "EYES:Rinse" here.
+    const { png, expected } = sample('en-sodium-hypochlorite');
     expect(await askAllFields(png)).toEqual(expected);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable, levenshtein, normaliseText, scoreValue, stringSimilarity, summarise } from '../../local/eval/score';
+import { formatTable, languageOf, levenshtein, lowestCells, normaliseText, scoreValue, stringSimilarity, summarise } from '../../local/eval/score';
 
 describe('text similarity', () => {
   it('counts edits in code points, so a Chinese character is one edit', () => {
@@ -68,10 +68,10 @@ describe('summarise and formatTable', () => {
   it('gives per-field rates and means, and the mean of the field means overall', () => {
     expect(summarise(cells)).toEqual({
       fields: [
-        { field: 'name', count: 2, exactRate: 0.5, meanSimilarity: 0.75, errors: 0 },
-        { field: 'tag', count: 2, exactRate: 0.5, meanSimilarity: 0.5, errors: 1 },
+        { field: 'name', count: 2, exactRate: 0.5, meanSimilarity: 0.75, errors: 0, languages: [] },
+        { field: 'tag', count: 2, exactRate: 0.5, meanSimilarity: 0.5, errors: 1, languages: [] },
       ],
-      overall: { count: 4, exactRate: 0.5, meanSimilarity: 0.625 },
+      overall: { count: 4, exactRate: 0.5, meanSimilarity: 0.625, languages: [] },
     });
   });
 
@@ -81,5 +81,45 @@ describe('summarise and formatTable', () => {
     expect(lines[0]).toMatch(/^field\s+images\s+exact\s+similarity\s+errors$/);
     expect(lines[2]).toMatch(/^name\s+2\s+50%\s+0\.750\s+0$/);
     expect(lines[4]).toMatch(/^all fields\s+4\s+50%\s+0\.625\s+1$/);
+  });
+});
+
+describe('per language', () => {
+  const cells = [
+    { field: 'name', language: 'en', image: 'en-a.png', score: { exact: true, similarity: 1 } },
+    { field: 'name', language: 'zh', image: 'zh-a.png', score: { exact: false, similarity: 0.5 } },
+    { field: 'tag', language: 'en', image: 'en-a.png', score: { exact: false, similarity: 0.8 } },
+    { field: 'tag', language: 'zh', image: 'zh-a.png', score: { exact: true, similarity: 1 } },
+  ];
+
+  it('tells a Chinese label from an English one by its expected values', () => {
+    expect(languageOf({ name: '甲醇', tag: ['危险'] })).toBe('zh');
+    expect(languageOf({ name: 'Acetone', suppliers: { name: 'Co', phone: null } })).toBe('en');
+  });
+
+  it('gives each field and the total per language', () => {
+    const summary = summarise(cells);
+    expect(summary.fields[0]!.languages).toEqual([
+      { language: 'en', count: 1, exactRate: 1, meanSimilarity: 1 },
+      { language: 'zh', count: 1, exactRate: 0, meanSimilarity: 0.5 },
+    ]);
+    expect(summary.overall.languages).toEqual([
+      { language: 'en', count: 2, exactRate: 0.5, meanSimilarity: 0.9 },
+      { language: 'zh', count: 2, exactRate: 0.5, meanSimilarity: 0.75 },
+    ]);
+  });
+
+  it('prints an exact and a similarity column for each language', () => {
+    const lines = formatTable(summarise(cells)).split('\n');
+    expect(lines[0]).toMatch(/^field\s+images\s+exact\s+similarity\s+en exact\s+en similarity\s+zh exact\s+zh similarity\s+errors$/);
+    expect(lines[2]).toMatch(/^name\s+2\s+50%\s+0\.750\s+100%\s+1\.000\s+0%\s+0\.500\s+0$/);
+    expect(lines[4]).toMatch(/^all fields\s+4\s+50%\s+0\.825\s+50%\s+0\.900\s+50%\s+0\.750\s+0$/);
+  });
+
+  it('lists the fields that did not match exactly, lowest first', () => {
+    expect(lowestCells(cells).map((c) => [c.field, c.image])).toEqual([
+      ['name', 'zh-a.png'],
+      ['tag', 'en-a.png'],
+    ]);
   });
 });

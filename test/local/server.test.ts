@@ -162,6 +162,24 @@ describe('POST /v1/chat/completions', () => {
     }
   });
 
+  it('finds the question whatever the order of the content parts: image before or after the text', async () => {
+    // No schema, so the field is known from the question alone.
+    for (const field of DEFAULT_LABEL_FIELDS) {
+      const body = chatBody(field, { format: 'json_object' });
+      const parts = body.messages[1]!.content as unknown[];
+      body.messages[1]!.content = [parts[1], parts[0]] as never;
+      expect(value((await post(body)).json)).toEqual(EXPECTED[field.name as keyof typeof EXPECTED]);
+    }
+  });
+
+  it('takes the question from the next user message when the image comes alone first', async () => {
+    const field = DEFAULT_LABEL_FIELDS.find((f) => f.name === 'suppliers')!;
+    const body = chatBody(field, { format: 'json_object' });
+    const [text, image] = body.messages[1]!.content as unknown[];
+    body.messages.splice(1, 1, { role: 'user', content: [image] as never }, { role: 'user', content: [text] as never });
+    expect(value((await post(body)).json)).toEqual(EXPECTED.suppliers);
+  });
+
   it('answers {"value": null} when the request carries no image', async () => {
     const body = chatBody(DEFAULT_LABEL_FIELDS[0]!);
     body.messages[1]!.content = [{ type: 'text', text: DEFAULT_LABEL_FIELDS[0]!.prompt }] as never;
