@@ -8,11 +8,11 @@
  * one for the same version and configuration is resumed: its good fields
  * are kept and only the failed ones are asked again.
  */
-import { resultDocumentSchema, type ResultDocument } from './document';
+import type { ResultDocument } from './document';
 import { ErrorCode, InputRejectedError } from './errors';
 import { fallbackResultKeyFor, keyGuard, resultKeyProblem, resultRefFor, type SkipReason } from './keys';
 import type { ObjectInfo, ObjectRef, ObjectStore } from './ports';
-import { storedResultOf, type StoredResult } from './result-writer';
+import { readStoredDocument, storedResultOf, type StoredResult } from './result-writer';
 import type { PipelineSettings } from './settings';
 
 /** What the event told us about the object (size and ETag may be missing). */
@@ -52,9 +52,6 @@ export interface AdmissionDeps {
   readonly store: ObjectStore;
   readonly settings: PipelineSettings;
 }
-
-/** Largest stored document worth reading back to resume it. */
-const MAX_RESUME_BYTES = 8 * 1024 * 1024;
 
 /**
  * Guards the key, finds the object and its stored result (two HEADs side by
@@ -126,7 +123,10 @@ export async function admit(deps: AdmissionDeps, hint: SourceHint, signal?: Abor
       ),
     };
   }
-  const resume = current === 'retryable' ? await readResumable(store, resultRef, info.etag, settings, callOptions) : undefined;
+  const resume =
+    current === 'retryable'
+      ? await readStoredDocument(store, resultRef, { sourceEtag: info.etag, fingerprint: settings.fingerprint, ...callOptions })
+      : undefined;
   return { kind: 'accept', info, slot, ...(resume ? { resume } : {}) };
 }
 
@@ -139,29 +139,4 @@ export async function admit(deps: AdmissionDeps, hint: SourceHint, signal?: Abor
 function isCurrent(stored: StoredResult, etag: string, settings: PipelineSettings): 'final' | 'retryable' | undefined {
   if (stored.sourceEtag !== etag || stored.fingerprint !== settings.fingerprint) return undefined;
   return stored.state;
-}
-
-/**
- * The stored retryable document, when it reads back valid and still
- * describes this version and configuration; anything else is ignored, never
- * trusted (the fields are then all asked again).
- */
-async function readResumable(
-  store: ObjectStore,
-  ref: ObjectRef,
-  etag: string,
-  settings: PipelineSettings,
-  callOptions: { signal?: AbortSignal },
-): Promise<ResultDocument | undefined> {
-  const read = await store.read(ref, { maxBytes: MAX_RESUME_BYTES, ...callOptions }).catch(() => undefined);
-  if (!read) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(read.body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const doc = resultDocumentSchema.safeParse(parsed);
-  if (!doc.success || doc.data.source.etag !== etag || doc.data.fingerprint !== settings.fingerprint) return undefined;
-  return doc.data;
 }

@@ -5,7 +5,7 @@
  * conditional requests, so a slower invocation for an older version never
  * overwrites the document of a newer one.
  */
-import type { ResultDocument } from './document';
+import { resultDocumentSchema, type ResultDocument } from './document';
 import { ResultWriteError, WriteConflictError } from './errors';
 import type { ObjectInfo, ObjectRef, ObjectStore, WriteCondition } from './ports';
 
@@ -126,4 +126,38 @@ export async function publishResult(o: PublishOptions): Promise<PublishOutcome> 
       seen = stored?.etag;
     }
   }
+}
+
+/** Largest stored document worth reading back. */
+const MAX_STORED_DOCUMENT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A stored document read back, when it parses, passes its schema and still
+ * describes `sourceEtag` under `fingerprint`; anything else is ignored,
+ * never trusted (`undefined`).
+ *
+ * @param expect.etag read only this version of the result object (`If-Match`).
+ */
+export async function readStoredDocument(
+  store: ObjectStore,
+  ref: ObjectRef,
+  expect: { readonly sourceEtag: string; readonly fingerprint: string; readonly etag?: string; readonly signal?: AbortSignal },
+): Promise<ResultDocument | undefined> {
+  const read = await store
+    .read(ref, {
+      maxBytes: MAX_STORED_DOCUMENT_BYTES,
+      ...(expect.etag !== undefined ? { etag: expect.etag } : {}),
+      ...(expect.signal ? { signal: expect.signal } : {}),
+    })
+    .catch(() => undefined);
+  if (!read) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(read.body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const doc = resultDocumentSchema.safeParse(parsed);
+  if (!doc.success || doc.data.source.etag !== expect.sourceEtag || doc.data.fingerprint !== expect.fingerprint) return undefined;
+  return doc.data;
 }

@@ -15,7 +15,6 @@ import {
   failedResult,
   mergeResult,
   rejectedResult,
-  resultDocumentSchema,
   sourceOf,
   type DocumentFrame,
   type ErrorInfo,
@@ -28,7 +27,7 @@ import { extractField } from '../extract';
 import { notImageError, prepareImage, sniffImage, SNIFF_BYTES } from '../image';
 import { fieldPartRefFor, keyGuard, resultRefFor, type FieldPartRun } from '../keys';
 import type { Clock, Logger, ModelClient, ObjectRef, ObjectStore } from '../ports';
-import { publishResult, storedResultOf } from '../result-writer';
+import { publishResult, readStoredDocument, storedResultOf } from '../result-writer';
 import type { ModelSettings, PipelineSettings } from '../settings';
 import type {
   ExtractFieldInput,
@@ -67,9 +66,6 @@ export interface ExtractStepDeps {
 
 /** Longest error message kept from a task failure; a Lambda's Cause can carry a whole stack trace. */
 const MAX_TASK_MESSAGE = 1000;
-
-/** Largest stored document worth reading back for its kept fields (as admission reads it). */
-const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 
 /**
  * Prepare: steps 1-3 of the job. Guards the key, skips duplicates, writes a
@@ -361,19 +357,11 @@ async function keptOutcomes(
 ): Promise<Map<string, FieldOutcome>> {
   const kept = new Map<string, FieldOutcome>();
   if (o.etag === undefined || o.names?.length === 0) return kept;
-  const read = await store.read(o.ref, { maxBytes: MAX_DOCUMENT_BYTES, etag: o.etag }).catch(() => undefined);
-  if (!read) return kept;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(read.body.toString('utf8'));
-  } catch {
-    return kept;
-  }
-  const doc = resultDocumentSchema.safeParse(parsed);
-  if (!doc.success || doc.data.source.etag !== o.source.etag || doc.data.fingerprint !== o.fingerprint) return kept;
-  for (const [name, result] of Object.entries(doc.data.fieldResults)) {
+  const doc = await readStoredDocument(store, o.ref, { sourceEtag: o.source.etag, fingerprint: o.fingerprint, etag: o.etag });
+  if (!doc) return kept;
+  for (const [name, result] of Object.entries(doc.fieldResults)) {
     if (result.status !== 'ok' || (o.names && !o.names.includes(name))) continue;
-    kept.set(name, { name, value: doc.data.fields[name] ?? null, result });
+    kept.set(name, { name, value: doc.fields[name] ?? null, result });
   }
   return kept;
 }
