@@ -38,6 +38,8 @@ describe('loadConfig: defaults', () => {
       maxRetries: 3,
       maxTokens: 1024,
       responseFormat: 'json_schema',
+      provider: 'openai',
+      answerFormat: 'json_schema',
     });
     expect(config.fields).toBe(DEFAULT_LABEL_FIELDS);
     expect(config.inputPrefix).toBe('incoming/');
