@@ -23,6 +23,14 @@ import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from './core/field
 import { keyPrefix, logLevel, parseEnvironment, refuseOverlappingPrefixes } from './env';
 
 export const RESPONSE_FORMATS = ['json_schema', 'json_object', 'none'] as const;
+/** `openai`: an OpenAI-compatible endpoint (the default); `bedrock`: Amazon Bedrock's Converse API. */
+export const MODEL_PROVIDERS = ['openai', 'bedrock'] as const;
+export type ModelProvider = (typeof MODEL_PROVIDERS)[number];
+/** How Bedrock is asked for the answer object (see `adapters/bedrock-converse.ts`). */
+export const STRUCTURED_OUTPUTS = ['tool', 'prompt'] as const;
+export type StructuredOutput = (typeof STRUCTURED_OUTPUTS)[number];
+/** A model id, an inference profile id, or the ARN of a foundation model, inference profile or provisioned model. */
+const BEDROCK_MODEL_ID = /^(arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{0,12}:[a-z-]+\/)?[A-Za-z0-9][A-Za-z0-9.:_-]*$/;
 export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
 export type LogLevel = z.infer<typeof logLevel>;
 
@@ -56,6 +64,8 @@ const pipelineEnvSchema = z.object({
     .min(0, 'expected a number from 0 to 1')
     .max(1, 'expected a number from 0 to 1')
     .default(0.8),
+  MODEL_PROVIDER: z.literal('openai', { error: `expected one of ${MODEL_PROVIDERS.join(', ')}` }).default('openai'),
+  MODEL_ID: z.never({ error: 'read only with MODEL_PROVIDER=bedrock; an OpenAI-compatible endpoint takes MODEL_NAME' }).optional(),
 });
 
 /** What the functions that ask the model read besides. */
@@ -76,6 +86,37 @@ const endpointEnvSchema = z.object({
 
 const modelEnvSchema = pipelineEnvSchema.extend(endpointEnvSchema.shape);
 
+// Amazon Bedrock (MODEL_PROVIDER=bedrock, see docs/bedrock.md): the model's identity is
+// MODEL_ID; there is no URL and no key (the function's role signs), so those are refused.
+const notWithBedrock = (what: string) =>
+  z.never({ error: `not used with MODEL_PROVIDER=bedrock (${what}); unset it, or set MODEL_PROVIDER=openai` }).optional();
+
+const bedrockPipelineEnvSchema = pipelineEnvSchema.extend({
+  MODEL_PROVIDER: z.literal('bedrock'),
+  MODEL_NAME: notWithBedrock('the model is MODEL_ID'),
+  MODEL_ID: z
+    .string({ error: 'expected the Bedrock model id or inference profile with MODEL_PROVIDER=bedrock' })
+    .trim()
+    .regex(BEDROCK_MODEL_ID, 'expected a Bedrock model id, inference profile id or ARN such as eu.amazon.nova-lite-v1:0'),
+  MODEL_STRUCTURED_OUTPUT: z.enum(STRUCTURED_OUTPUTS, { error: `expected one of ${STRUCTURED_OUTPUTS.join(', ')}` }).default('tool'),
+});
+
+const bedrockModelEnvSchema = bedrockPipelineEnvSchema.extend({
+  ...endpointEnvSchema.shape,
+  MODEL_BASE_URL: notWithBedrock('the endpoint is the region\'s Bedrock Runtime'),
+  MODEL_API_KEY: notWithBedrock("calls are signed with the function's IAM role"),
+  MODEL_API_KEY_SECRET_ARN: notWithBedrock("calls are signed with the function's IAM role"),
+  /** @default AWS_REGION */
+  MODEL_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1').optional(),
+  AWS_REGION: z.string().optional(),
+  MODEL_PROMPT_CACHE: z.stringbool({ error: 'expected true or false' }).default(false),
+  /** The SDK reads it from process.env too; parsed so that tests and local runs can pass it in the env they give. */
+  AWS_ENDPOINT_URL_BEDROCK_RUNTIME: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+});
+
+/** True when the environment names Bedrock; every other value is checked by the OpenAI schema's enum. */
+const isBedrock = (env: Readonly<Record<string, string | undefined>>): boolean => env.MODEL_PROVIDER === 'bedrock';
+
 const starterEnvSchema = z.object({
   STATE_MACHINE_ARN: z
     .string({ error: 'expected the ARN of the state machine to start' })
@@ -90,8 +131,16 @@ const starterEnvSchema = z.object({
 /** The typed configuration of a function that reads objects and writes documents. */
 export interface PipelineConfig {
   readonly model: {
+    /** The provider; `openai` unless `MODEL_PROVIDER=bedrock`. */
+    readonly provider: ModelProvider;
+    /** Recorded in every document: `MODEL_NAME`, or with Bedrock `MODEL_ID`. */
     readonly name: string;
+    /** How the OpenAI-compatible endpoint is asked for JSON (not read with Bedrock). */
     readonly responseFormat: ResponseFormat;
+    /** With Bedrock: a forced tool or the prompt alone. */
+    readonly structuredOutput?: StructuredOutput;
+    /** What decides the answers' shape, for the fingerprint: the response format, or `bedrock-tool` / `bedrock-prompt`. */
+    readonly answerFormat: string;
   };
   readonly fields: FieldSet;
   readonly inputPrefix: string;
@@ -108,7 +157,14 @@ export interface PipelineConfig {
 /** The typed configuration of a function that asks the model. */
 export interface Config extends PipelineConfig {
   readonly model: PipelineConfig['model'] & {
+    /** The endpoint's URL: the OpenAI-compatible base URL, or with Bedrock the runtime endpoint called. */
     readonly baseUrl: string;
+    /** With Bedrock: the region of the calls (`MODEL_REGION`, else `AWS_REGION`). */
+    readonly region?: string;
+    /** With Bedrock: a cache point after the image. */
+    readonly promptCache?: boolean;
+    /** With Bedrock: a different endpoint (`AWS_ENDPOINT_URL_BEDROCK_RUNTIME`; local runs and tests). */
+    readonly endpoint?: string;
     /** A literal key (local runs); in Lambda the stack sets `apiKeySecretArn` instead. */
     readonly apiKey?: string;
     readonly apiKeySecretArn?: string;
@@ -140,14 +196,14 @@ export interface StarterConfig {
  * ```
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
-  const e = parseEnvironment(modelEnvSchema, env);
+  const e = isBedrock(env) ? parseEnvironment(bedrockModelEnvSchema, env) : parseEnvironment(modelEnvSchema, env);
   refuseOverlappingPrefixes(e);
   const base = pipelineConfigFrom(e);
   return Object.freeze({
     ...base,
     model: Object.freeze({
       ...base.model,
-      baseUrl: e.MODEL_BASE_URL,
+      ...(e.MODEL_PROVIDER === 'bedrock' ? bedrockEndpointFrom(e) : { baseUrl: e.MODEL_BASE_URL }),
       ...(e.MODEL_API_KEY ? { apiKey: e.MODEL_API_KEY } : {}),
       ...(e.MODEL_API_KEY_SECRET_ARN ? { apiKeySecretArn: e.MODEL_API_KEY_SECRET_ARN } : {}),
       maxConcurrency: e.MODEL_MAX_CONCURRENCY ?? base.fields.length,
@@ -167,7 +223,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
  *   an input and output prefix that overlap in one bucket.
  */
 export function loadPipelineConfig(env: Readonly<Record<string, string | undefined>>): PipelineConfig {
-  const e = parseEnvironment(pipelineEnvSchema, env);
+  const e = isBedrock(env) ? parseEnvironment(bedrockPipelineEnvSchema, env) : parseEnvironment(pipelineEnvSchema, env);
   refuseOverlappingPrefixes(e);
   return pipelineConfigFrom(e);
 }
@@ -220,10 +276,12 @@ export function validateEnvironment(kind: FunctionKind, env: Readonly<Record<str
   load(env);
 }
 
-function pipelineConfigFrom(e: z.infer<typeof pipelineEnvSchema>): PipelineConfig {
+type PipelineEnv = z.infer<typeof pipelineEnvSchema> | z.infer<typeof bedrockPipelineEnvSchema>;
+
+function pipelineConfigFrom(e: PipelineEnv): PipelineConfig {
   const fields = e.FIELDS === undefined ? DEFAULT_LABEL_FIELDS : fieldSetFromJson(e.FIELDS);
   return Object.freeze({
-    model: Object.freeze({ name: e.MODEL_NAME, responseFormat: e.MODEL_RESPONSE_FORMAT }),
+    model: modelIdentityFrom(e),
     fields,
     inputPrefix: e.INPUT_PREFIX,
     outputPrefix: e.OUTPUT_PREFIX,
@@ -248,4 +306,36 @@ function fieldSetFromJson(text: string): FieldSet {
     if (err instanceof FieldSetError) throw new ConfigError(`FIELDS: ${err.message}`, { cause: err });
     throw err;
   }
+}
+
+/**
+ * The model's identity: with Bedrock the model id (an inference profile is
+ * its own identity: it may route to another model version than its base);
+ * otherwise `MODEL_NAME`.
+ */
+function modelIdentityFrom(e: PipelineEnv): PipelineConfig['model'] {
+  if (e.MODEL_PROVIDER === 'bedrock') {
+    return Object.freeze({
+      provider: 'bedrock',
+      name: e.MODEL_ID,
+      responseFormat: e.MODEL_RESPONSE_FORMAT,
+      structuredOutput: e.MODEL_STRUCTURED_OUTPUT,
+      answerFormat: `bedrock-${e.MODEL_STRUCTURED_OUTPUT}`,
+    });
+  }
+  return Object.freeze({ provider: 'openai', name: e.MODEL_NAME, responseFormat: e.MODEL_RESPONSE_FORMAT, answerFormat: e.MODEL_RESPONSE_FORMAT });
+}
+
+/** Bedrock's endpoint: the region (the function's own by default) and the runtime URL called there. */
+function bedrockEndpointFrom(e: z.infer<typeof bedrockModelEnvSchema>): Pick<Config['model'], 'baseUrl' | 'region' | 'promptCache' | 'endpoint'> {
+  const region = e.MODEL_REGION ?? e.AWS_REGION;
+  if (region === undefined) {
+    throw new ConfigError('invalid configuration:\n  MODEL_REGION: expected the Bedrock region with MODEL_PROVIDER=bedrock (neither it nor AWS_REGION is set)');
+  }
+  return {
+    baseUrl: e.AWS_ENDPOINT_URL_BEDROCK_RUNTIME ?? `https://bedrock-runtime.${region}.amazonaws.com`,
+    region,
+    promptCache: e.MODEL_PROMPT_CACHE,
+    ...(e.AWS_ENDPOINT_URL_BEDROCK_RUNTIME ? { endpoint: e.AWS_ENDPOINT_URL_BEDROCK_RUNTIME } : {}),
+  };
 }

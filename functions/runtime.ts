@@ -145,7 +145,8 @@ function buildRuntime(config: PipelineConfig, env: Env, parts: RuntimeParts): Ru
       fingerprint: configFingerprint({
         fields: config.fields,
         modelName: config.model.name,
-        responseFormat: config.model.responseFormat,
+        // With Bedrock, `bedrock-tool` or `bedrock-prompt`: the way the answer is asked for.
+        responseFormat: config.model.answerFormat,
       }),
       reviewThreshold: config.reviewThreshold,
     },

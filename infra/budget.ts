@@ -128,3 +128,41 @@ function requirePositiveInteger(name: string, value: number): void {
 function clamp(value: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, value));
 }
+
+/** An Amazon Bedrock quota for one model in one region (Service Quotas: "On-demand model inference …"). */
+export interface BedrockQuota {
+  /** Requests per minute the account may send the model. */
+  readonly requestsPerMinute: number;
+  /** Tokens per minute (input + output) the account may spend on the model. */
+  readonly tokensPerMinute: number;
+  /** Tokens one field's request costs, input and output (an image is about 1,600 for Claude at 1.15 MP). @default 2000 */
+  readonly tokensPerRequest?: number;
+  /** Seconds one request takes, on average. @default 3 */
+  readonly secondsPerRequest?: number;
+}
+
+/**
+ * The requests in flight a Bedrock quota sustains, by Little's law
+ * (in flight = arrival rate × time in the system):
+ *
+ * `C = floor(min(RPM, TPM / tokensPerRequest) × secondsPerRequest / 60)`, at least 1.
+ *
+ * The assumption is `secondsPerRequest`: a faster model drains the quota
+ * with fewer requests in flight, so overestimating it overshoots the quota
+ * and the surplus comes back as ThrottlingException, which the core retries.
+ *
+ * @example
+ * ```ts
+ * bedrockCapacity({ requestsPerMinute: 200, tokensPerMinute: 200_000, tokensPerRequest: 2_000, secondsPerRequest: 3 }); // 5
+ * ```
+ */
+export function bedrockCapacity(quota: BedrockQuota): number {
+  const { requestsPerMinute: rpm, tokensPerMinute: tpm } = quota;
+  const tokensPerRequest = quota.tokensPerRequest ?? 2000;
+  const seconds = quota.secondsPerRequest ?? 3;
+  for (const [name, v] of Object.entries({ requestsPerMinute: rpm, tokensPerMinute: tpm, tokensPerRequest, secondsPerRequest: seconds })) {
+    if (!Number.isFinite(v) || v <= 0) throw new TypeError(`Expected ${name} to be a positive number, got ${v}`);
+  }
+  const requestsPerMinute = Math.min(rpm, tpm / tokensPerRequest);
+  return Math.max(1, Math.floor((requestsPerMinute * seconds) / 60));
+}

@@ -39,6 +39,8 @@ describe('loadConfig: defaults', () => {
       maxTokens: 1024,
       responseFormat: 'json_schema',
       logprobs: false,
+      provider: 'openai',
+      answerFormat: 'json_schema',
     });
     expect(config.fields).toBe(DEFAULT_LABEL_FIELDS);
     expect(config.inputPrefix).toBe('incoming/');
