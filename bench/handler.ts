@@ -14,8 +14,9 @@ import { Pool } from 'undici';
 import type { Config } from '../functions/config';
 import { slowestField, type ResultDocument } from '../functions/core/document';
 import type { FieldSet } from '../functions/core/fields';
+import type { ModelClient, ObjectStore } from '../functions/core/ports';
 import { createModelClient } from '../functions/model-client';
-import { createOnUploadHandler, type DirectResponse } from '../functions/on-upload';
+import { createOnUploadHandler, type DirectResponse, type OnUploadHandler } from '../functions/on-upload';
 import { loadModelRuntime } from '../functions/runtime';
 import { s3Times, TimingObjectStore, type S3Times } from './timing-store';
 
@@ -38,6 +39,14 @@ export interface BenchHandlerOptions {
   readonly maxImageBytes?: number;
   /** The Lambda timeout the invocation pretends to have. @default 900 000 (Lambda's maximum) */
   readonly timeoutMs?: number;
+  /** More function environment (e.g. `MODEL_TIMEOUT_MS`), set over the values above. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Wraps the store, under the timing store (the soak fails result writes this way). */
+  readonly decorateStore?: (store: ObjectStore) => ObjectStore;
+  /** Wraps the model client (the soak records which invocation made each request). */
+  readonly decorateModel?: (model: ModelClient) => ModelClient;
+  /** Where the handler's log lines go. @default standard error */
+  readonly logWrite?: (line: string) => void;
 }
 
 /** One image through the handler. */
@@ -50,6 +59,8 @@ export interface Invocation {
 
 export interface BenchHandler {
   readonly config: Config;
+  /** The handler itself, for a caller that passes its own context and handles its failures (the soak). */
+  readonly handler: OnUploadHandler;
   /** Runs the handler on one S3 event and returns the document it wrote. */
   invoke(event: unknown): Promise<Invocation>;
   close(): Promise<void>;
@@ -66,6 +77,7 @@ export function functionEnv(o: BenchHandlerOptions): Record<string, string> {
     ...(o.maxImageBytes !== undefined ? { MAX_IMAGE_BYTES: String(o.maxImageBytes) } : {}),
     FIELDS: JSON.stringify(o.fields),
     LOG_LEVEL: 'warn',
+    ...o.env,
   };
 }
 
@@ -80,12 +92,13 @@ export async function createBenchHandler(o: BenchHandlerOptions): Promise<BenchH
     functionEnv(o),
     (config) => {
       pool = new Pool(new URL(config.model.baseUrl).origin, { connections: config.model.maxConcurrency, keepAliveTimeout: 30_000 });
-      return createModelClient(config, { dispatcher: pool });
+      const model = createModelClient(config, { dispatcher: pool });
+      return o.decorateModel ? model.then(o.decorateModel) : model;
     },
     {
       s3Client: o.s3,
-      decorateStore: (s) => (store = new TimingObjectStore(s)),
-      logWrite: (line) => void process.stderr.write(line),
+      decorateStore: (s) => (store = new TimingObjectStore(o.decorateStore ? o.decorateStore(s) : s)),
+      logWrite: o.logWrite ?? ((line) => void process.stderr.write(line)),
     },
   );
   const { config } = runtime;
@@ -94,6 +107,7 @@ export async function createBenchHandler(o: BenchHandlerOptions): Promise<BenchH
 
   return {
     config,
+    handler,
     async invoke(event) {
       store!.take();
       const end = Date.now() + timeoutMs;

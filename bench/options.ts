@@ -136,19 +136,22 @@ function required(value: string | undefined, message: string): string {
   return value;
 }
 
-function list(value: string, name: string): string[] {
+/** A comma-separated list of `--name`; throws a readable error when empty. */
+export function list(value: string, name: string): string[] {
   const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (items.length === 0) throw new Error(`--${name}: expected a comma-separated list, got "${value}"`);
   return items;
 }
 
-function int(value: string, name: string, min: number): number {
+/** A whole number ≥ `min` for `--name`; throws a readable error otherwise. */
+export function int(value: string, name: string, min: number): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected a whole number ≥ ${min}, got "${value}"`);
   return n;
 }
 
-function num(value: string, name: string, min: number, max: number): number {
+/** A number from `min` to `max` for `--name`; throws a readable error otherwise. */
+export function num(value: string, name: string, min: number, max: number): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name}: expected a number from ${min} to ${max}, got "${value}"`);
   return n;

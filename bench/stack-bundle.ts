@@ -24,7 +24,7 @@ const cdkJson = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url),
 };
 const app = new App({ context: cdkJson.context ?? {}, outdir });
 const stack = new FieldlensStack(app, 'FieldlensBench', {
-  model: { baseUrl: 'http://10.0.0.5:8000/v1', name: 'bench' },
+  model: { baseUrl: 'https://models.example.com/v1', name: 'bench' },
 });
 const template = app.synth().getStackArtifact(stack.artifactId).template as {
   Resources: Record<string, { Type: string; Properties: { Code?: { S3Key?: unknown } } }>;

@@ -50,7 +50,7 @@ export class TimingObjectStore implements ObjectStore {
     return this.#time('putJson', ref, () => this.#inner.putJson(ref, value, metadata, options), () => undefined);
   }
 
-  delete(ref: ObjectRef, options?: StoreCallOptions): Promise<void> {
+  delete(ref: ObjectRef, options?: StoreCallOptions & { readonly ifMatch?: string }): Promise<void> {
     return this.#time('delete', ref, () => this.#inner.delete(ref, options), () => undefined);
   }
 

@@ -12,11 +12,15 @@
  * - {@link loadConfig}: that plus the model endpoint, for the functions that
  *   ask the model (on-upload, ExtractField);
  * - {@link loadStarterConfig}: the Step Functions starter.
+ *
+ * {@link validateEnvironment} runs the same parsing and cross-checks without
+ * keeping the result: the stack calls it at synth, so it refuses exactly
+ * what a function would refuse at start-up, with the same message.
  */
 import * as z from 'zod';
 import { ConfigError, FieldSetError } from './core/errors';
 import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from './core/fields';
-import { keyPrefix, logLevel, parseEnvironment } from './env';
+import { keyPrefix, logLevel, parseEnvironment, refuseOverlappingPrefixes } from './env';
 
 export const RESPONSE_FORMATS = ['json_schema', 'json_object', 'none'] as const;
 export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
@@ -40,6 +44,7 @@ const pipelineEnvSchema = z.object({
   FIELDS: z.string().optional(),
   INPUT_PREFIX: keyPrefix('incoming/'),
   OUTPUT_PREFIX: keyPrefix('results/'),
+  /** Unset: the bucket each image came from (the stack leaves it unset when the buckets are one). */
   OUTPUT_BUCKET: z.string().min(3).optional(),
   MAX_IMAGE_BYTES: int(1, 100 * MiB).default(20 * MiB),
   /** Time kept back from the Lambda's remaining time to write the result. */
@@ -49,9 +54,7 @@ const pipelineEnvSchema = z.object({
 
 /** What the functions that ask the model read besides. */
 const endpointEnvSchema = z.object({
-  MODEL_BASE_URL: z
-    .url({ error: 'expected an http(s) URL such as http://10.0.0.5:8000/v1' })
-    .refine((u) => /^https?:\/\//.test(u), 'expected an http(s) URL such as http://10.0.0.5:8000/v1'),
+  MODEL_BASE_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://10.0.0.5:8000/v1' }),
   MODEL_API_KEY: z.string().optional(),
   MODEL_API_KEY_SECRET_ARN: z
     .string()
@@ -71,6 +74,8 @@ const starterEnvSchema = z.object({
     .regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+$/, 'expected a state machine ARN'),
   INPUT_PREFIX: keyPrefix('incoming/'),
   OUTPUT_PREFIX: keyPrefix('results/'),
+  /** Read only to tell whether the prefixes share a bucket (see {@link refuseOverlappingPrefixes}). */
+  OUTPUT_BUCKET: z.string().min(3).optional(),
   LOG_LEVEL: logLevel,
 });
 
@@ -83,6 +88,7 @@ export interface PipelineConfig {
   readonly fields: FieldSet;
   readonly inputPrefix: string;
   readonly outputPrefix: string;
+  /** Where results go; unset: the bucket each image came from. */
   readonly outputBucket?: string;
   readonly maxImageBytes: number;
   readonly deadlineMarginMs: number;
@@ -114,7 +120,8 @@ export interface StarterConfig {
 /**
  * Parses the environment of a function that asks the model. Call once per cold start.
  *
- * @throws {ConfigError} naming every bad variable and what it expected.
+ * @throws {ConfigError} naming every bad variable and what it expected, or
+ *   an input and output prefix that overlap in one bucket.
  * @example
  * ```ts
  * const config = loadConfig(process.env);
@@ -122,6 +129,7 @@ export interface StarterConfig {
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   const e = parseEnvironment(modelEnvSchema, env);
+  refuseOverlappingPrefixes(e);
   const base = pipelineConfigFrom(e);
   return Object.freeze({
     ...base,
@@ -142,25 +150,61 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
  * Parses the environment of a function that writes documents but asks no
  * model: the endpoint's variables are neither needed nor read.
  *
- * @throws {ConfigError} naming every bad variable and what it expected.
+ * @throws {ConfigError} naming every bad variable and what it expected, or
+ *   an input and output prefix that overlap in one bucket.
  */
 export function loadPipelineConfig(env: Readonly<Record<string, string | undefined>>): PipelineConfig {
-  return pipelineConfigFrom(parseEnvironment(pipelineEnvSchema, env));
+  const e = parseEnvironment(pipelineEnvSchema, env);
+  refuseOverlappingPrefixes(e);
+  return pipelineConfigFrom(e);
 }
 
 /**
  * Parses the starter's environment.
  *
- * @throws {ConfigError} naming every bad variable and what it expected.
+ * @throws {ConfigError} naming every bad variable and what it expected, or
+ *   an input and output prefix that overlap in one bucket.
  */
 export function loadStarterConfig(env: Readonly<Record<string, string | undefined>>): StarterConfig {
   const e = parseEnvironment(starterEnvSchema, env);
+  refuseOverlappingPrefixes(e);
   return Object.freeze({
     stateMachineArn: e.STATE_MACHINE_ARN,
     inputPrefix: e.INPUT_PREFIX,
     outputPrefix: e.OUTPUT_PREFIX,
     logLevel: e.LOG_LEVEL,
   });
+}
+
+/** Which of the three configs a function reads. */
+export type FunctionKind = 'model' | 'pipeline' | 'starter';
+
+const LOADERS: Readonly<Record<FunctionKind, (env: Readonly<Record<string, string | undefined>>) => unknown>> = Object.freeze({
+  model: loadConfig,
+  pipeline: loadPipelineConfig,
+  starter: loadStarterConfig,
+});
+
+/**
+ * Checks an environment the way the function of that kind checks its own at
+ * start-up (the same schema, the same cross-checks, the same message),
+ * without keeping the config. The stack calls it at synth.
+ *
+ * @param kind `model` for the functions that ask the model ({@link loadConfig}),
+ *   `pipeline` for those that only write documents ({@link loadPipelineConfig}),
+ *   `starter` for the Step Functions starter ({@link loadStarterConfig}).
+ * @throws {ConfigError} exactly as that function's loader would.
+ * @example
+ * ```ts
+ * validateEnvironment('model', { MODEL_BASE_URL: 'https://models.example.com/v1', MODEL_NAME: 'qwen', MODEL_MAX_RETRIES: '20' });
+ * // ConfigError: invalid configuration:
+ * //   MODEL_MAX_RETRIES: expected a whole number from 0 to 10 (got "20")
+ * ```
+ */
+export function validateEnvironment(kind: FunctionKind, env: Readonly<Record<string, string | undefined>>): void {
+  const load = LOADERS[kind];
+  if (!load) throw new TypeError(`expected kind to be one of ${Object.keys(LOADERS).join(', ')}, got ${JSON.stringify(kind)}`);
+  load(env);
 }
 
 function pipelineConfigFrom(e: z.infer<typeof pipelineEnvSchema>): PipelineConfig {

@@ -63,9 +63,17 @@ export interface ModelRuntime extends Runtime {
   readonly modelSettings: ModelSettings;
 }
 
-/** The starter's runtime: it reads no object and asks no model. */
+/**
+ * The starter's runtime: it reads result metadata (one HEAD per record, to
+ * tell a duplicate from work) but no image, and asks no model. It needs
+ * the pipeline's settings for the configuration fingerprint, not the
+ * endpoint.
+ */
 export interface StarterRuntime {
   readonly config: StarterConfig;
+  /** The core's view of the pipeline's config: prefixes, output bucket, fingerprint. */
+  readonly settings: PipelineSettings;
+  readonly store: ObjectStore;
   readonly starter: ExecutionStarter;
   readonly logger: Logger;
 }
@@ -97,16 +105,25 @@ export async function loadModelRuntime(env: Env, createModel: ModelClientFactory
   return { ...buildRuntime(config, env, parts), config, model, modelSettings: modelSettingsFrom(config) };
 }
 
-/** The starter's runtime; `sfnClient` is for tests. */
+/**
+ * The starter's runtime: the state machine to start, and the pipeline's
+ * config (fields, model name and response format, prefixes, output bucket)
+ * for the result check. `sfnClient` is for tests.
+ *
+ * @throws {import('./core/errors').ConfigError} naming the bad variable.
+ */
 export async function loadStarterRuntime(
   env: Env,
-  parts: Pick<RuntimeParts, 'logWrite' | 'logLevel'> & { readonly sfnClient?: SFNClient } = {},
+  parts: RuntimeParts & { readonly sfnClient?: SFNClient } = {},
 ): Promise<StarterRuntime> {
   const config = loadStarterConfig(env);
+  const { settings, store, logger } = buildRuntime(loadPipelineConfig(env), env, { ...parts, logLevel: parts.logLevel ?? config.logLevel });
   return {
     config,
+    settings,
+    store,
     starter: new SfnExecutionStarter(parts.sfnClient ?? createSfnClient(), config.stateMachineArn),
-    logger: createJsonLogger({ level: parts.logLevel ?? config.logLevel, ...(parts.logWrite ? { write: parts.logWrite } : {}) }),
+    logger,
   };
 }
 

@@ -1,16 +1,16 @@
 /**
  * Lambda handler of the Step Functions ExtractField task: one field of one
  * image. Reads the image (only if it still has the ETag Prepare saw), asks
- * the model with the direct mode's retries and answer parsing, and returns
- * the field's outcome, a few hundred bytes.
+ * the model with the direct mode's retries and answer parsing, writes the
+ * field's outcome to S3 (its part) and returns only where it is: the
+ * answer never travels through the state machine.
  *
  * The deadline comes from the Lambda's remaining time, with the same margin
  * as direct mode, so a slow model yields a failed field, not a killed task.
  */
 import type { Context } from 'aws-lambda';
 import { budgetFromRemaining, startDeadline } from './core/deadline';
-import type { FieldOutcome } from './core/document';
-import { extractFieldInputSchema, parseTaskInput } from './core/stepfunctions/contract';
+import { extractFieldInputSchema, parseTaskInput, type FieldPartRef } from './core/stepfunctions/contract';
 import { extractFieldRun } from './core/stepfunctions/steps';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
@@ -18,7 +18,7 @@ import { loadModelRuntime, once, type ModelRuntime } from './runtime';
 export type SfnExtractFieldHandler = (
   event: unknown,
   context: Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>,
-) => Promise<FieldOutcome>;
+) => Promise<FieldPartRef>;
 
 /** Builds the handler from a runtime factory (the real one in Lambda, local servers in tests). */
 export function createSfnExtractFieldHandler(getRuntime: () => Promise<ModelRuntime>): SfnExtractFieldHandler {
@@ -29,7 +29,9 @@ export function createSfnExtractFieldHandler(getRuntime: () => Promise<ModelRunt
     const logger = rt.logger.child({ requestId: context.awsRequestId, key: input.source.key, field: input.field });
     const deadline = startDeadline(budgetFromRemaining(context.getRemainingTimeInMillis(), config.deadlineMarginMs), rt.clock);
     try {
-      return await extractFieldRun({ ...rt, logger }, input, deadline);
+      const out = await extractFieldRun({ ...rt, logger }, input, deadline);
+      logger.info('field answered', { status: out.status, partKey: out.ref.key });
+      return out;
     } finally {
       deadline.dispose();
     }

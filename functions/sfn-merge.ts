@@ -1,6 +1,7 @@
 /**
- * Lambda handler of the Step Functions Merge task: every field's outcome →
- * the same result document direct mode writes, at the same key.
+ * Lambda handler of the Step Functions Merge task: every field's part (and
+ * the fields kept from an earlier run) → the same result document direct
+ * mode writes, at the same key.
  */
 import type { Context } from 'aws-lambda';
 import { mergeInputSchema, parseTaskInput, type MergeInput, type RunResult } from './core/stepfunctions/contract';
@@ -13,12 +14,11 @@ export type SfnMergeHandler = (event: unknown, context: Pick<Context, 'awsReques
 export function createSfnMergeHandler(getRuntime: () => Promise<Runtime>): SfnMergeHandler {
   return async (event, context) => {
     const rt = await getRuntime();
-    // The outcomes' own shape is checked in full by the document schema.
-    const input = parseTaskInput(mergeInputSchema, event, 'Merge') as MergeInput;
+    const input: MergeInput = parseTaskInput(mergeInputSchema, event, 'Merge');
     const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: input.source.bucket, key: input.source.key });
     const out = await mergeRun({ ...rt, logger }, input);
-    if (out.status === 'skipped') logger.warn('the image is gone (deleted or replaced) since the run started; nothing written');
-    else logger.info('result written', { resultKey: out.resultKey, status: out.status });
+    if (out.status === 'skipped') logger.info('nothing written', { reason: out.reason, resultKey: out.resultKey });
+    else logger.info('result written', { resultKey: out.resultKey, status: out.status, retryable: out.retryable, runs: input.runs });
     return out;
   };
 }

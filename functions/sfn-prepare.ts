@@ -1,10 +1,11 @@
 /**
  * Lambda handler of the Step Functions Prepare task: the execution input
- * (bucket, key, ETag, size) → guard, idempotency check, `rejected` document
- * for what cannot be processed, or references for the fan-out.
+ * (bucket, key, ETag, size, generation) → guard, idempotency check,
+ * `rejected` document for what cannot be processed, or references for the
+ * fan-out.
  *
- * Returns references only (the source, the result key, the field names),
- * never image bytes.
+ * Returns references only (the source, the result key and ETag, the field
+ * names to ask and to keep, the run's number), never image bytes.
  */
 import type { Context } from 'aws-lambda';
 import { parseTaskInput, runInputSchema, type PrepareOutput } from './core/stepfunctions/contract';
@@ -19,12 +20,11 @@ export function createSfnPrepareHandler(getRuntime: () => Promise<Runtime>): Sfn
     const rt = await getRuntime();
     const input = parseTaskInput(runInputSchema, event, 'Prepare');
     const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: input.bucket, key: input.key });
-    const out = await prepareRun(
-      { ...rt, logger },
-      input,
-    );
+    const out = await prepareRun({ ...rt, logger }, input);
     logger.info(out.action === 'extract' ? 'prepared' : out.status, {
-      ...(out.action === 'extract' ? { fields: out.fields.length, resultKey: out.resultRef.key } : out),
+      ...(out.action === 'extract'
+        ? { fields: out.fields.length, ...(out.kept.length > 0 ? { keptFromEarlierRun: out.kept } : {}), runs: out.runs, resultKey: out.resultRef.key }
+        : out),
     });
     return out;
   };

@@ -1,16 +1,20 @@
 /**
  * Lambda handler of the Step Functions mode's trigger: an S3 object-created
- * event → one execution per object version, named after bucket, key and
- * ETag so a duplicate event starts nothing.
+ * event → one execution per piece of work (object version, configuration,
+ * generation of its result), so a duplicate event starts nothing while a
+ * retry or a recomputation still can.
  *
  * Every record is tried; if any start failed for a reason other than a
  * duplicate, the invocation fails afterwards so Lambda retries the event
- * (the runs already started are duplicates the second time) and, in the
- * end, the dead-letter queue has it.
+ * and, in the end, the dead-letter queue has it. Lambda's retry keeps the
+ * request id, so a run this delivery already started gets the same name
+ * and the same input again: Step Functions answers with that execution
+ * while it runs, or refuses the name once it has ended.
  */
 import type { Context } from 'aws-lambda';
 import { RunStartError, toErrorInfo } from './core/errors';
 import { readEvent } from './core/events';
+import type { Logger } from './core/ports';
 import { startRunFor, type StartOutcome } from './core/stepfunctions/start';
 import { loadStarterRuntime, once, type StarterRuntime } from './runtime';
 
@@ -21,21 +25,18 @@ export interface StartResponse {
 
 export type SfnStartHandler = (event: unknown, context: Pick<Context, 'awsRequestId'>) => Promise<StartResponse>;
 
-
 /** Builds the handler from a runtime factory (the real one in Lambda, a loopback server in tests). */
 export function createSfnStartHandler(getRuntime: () => Promise<StarterRuntime>): SfnStartHandler {
   return async (event, context) => {
     const rt = await getRuntime();
     const logger = rt.logger.child({ requestId: context.awsRequestId });
     const records = readEvent(event).flatMap((item) => item.records);
-    const deps = { starter: rt.starter, settings: rt.config, logger };
+    const deps = { starter: rt.starter, store: rt.store, settings: rt.settings, logger };
     const settled = await Promise.allSettled(
-      records.map(async (record) => {
+      records.map(async (record, index) => {
         const log = logger.child({ bucket: record.bucket, key: record.key });
-        const outcome = await startRunFor({ ...deps, logger: log }, record);
-        if (outcome.kind === 'started') log.info('run started', { executionArn: outcome.executionArn });
-        else if (outcome.kind === 'duplicate') log.info('duplicate event: a run with this name exists; nothing started', { name: outcome.name });
-        else log.info('skipped', { reason: outcome.reason });
+        const outcome = await startRunFor({ ...deps, logger: log }, record, `${context.awsRequestId}/${index}`);
+        logOutcome(log, outcome);
         return { bucket: record.bucket, key: record.key, outcome };
       }),
     );
@@ -48,6 +49,20 @@ export function createSfnStartHandler(getRuntime: () => Promise<StarterRuntime>)
     }
     return { outcomes: settled.map((s) => (s as PromiseFulfilledResult<StartResponse['outcomes'][number]>).value) };
   };
+}
+
+function logOutcome(log: Logger, outcome: StartOutcome): void {
+  if (outcome.kind === 'started') {
+    log.info('run started', { executionArn: outcome.executionArn, ...(outcome.generation !== undefined ? { generation: outcome.generation } : {}) });
+  } else if (outcome.kind === 'duplicate' && outcome.because === 'final-result') {
+    log.info('duplicate event: a final result for this version and configuration exists; nothing started', { resultKey: outcome.resultKey });
+  } else if (outcome.kind === 'duplicate') {
+    log.info('duplicate event: a run for this version, configuration and result exists (running or finished); nothing started', {
+      name: outcome.name,
+    });
+  } else {
+    log.info('skipped', { reason: outcome.reason });
+  }
 }
 
 /** The Lambda entry point: the real runtime, built once per cold start. */

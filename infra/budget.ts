@@ -12,7 +12,9 @@
  * limit counts the iterations of one execution only, so it cannot bound the
  * runs at once; the ExtractField function's reserved concurrency of
  * `maxInFlight` does (one request per invocation), and a throttled field task
- * waits in Step Functions' retry until a slot is free.
+ * waits in Step Functions' retry until a slot is free. An inline Map runs at
+ * most {@link INLINE_MAP_MAX_CONCURRENCY} iterations at once, so its
+ * `MaxConcurrency` is capped there (with a synth warning).
  *
  * The split favours the latency of one image: all of an image's fields go out
  * together when the endpoint can take them (`perImage = min(F, C)`), and the
@@ -21,6 +23,12 @@
  *
  * Pure: no CDK, no I/O, so the Step Functions pipeline can reuse it.
  */
+
+/**
+ * The most iterations a Step Functions inline Map runs at once, whatever its
+ * `MaxConcurrency` says.
+ */
+export const INLINE_MAP_MAX_CONCURRENCY = 40;
 
 /** How images reach the function; each trigger bounds how many run at once differently. */
 export type TriggerKind = 'direct' | 'queue';

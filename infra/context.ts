@@ -5,7 +5,9 @@
  * Values come from `cdk.json` (JSON types) or `-c key=value` (always
  * strings), so numbers and booleans are accepted in both forms. A missing or
  * bad value fails synth with a message that names the key and what it
- * expected.
+ * expected. The ranges of settings a function reads (timeout, retries,
+ * tokens, image size) are the function's: its config checks them at synth,
+ * with its own message.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as z from 'zod';
@@ -21,6 +23,20 @@ const wholeNumber = (min: number, max: number) => {
   return z.preprocess(
     (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
     z.number({ error: message }).int(message).min(min, message).max(max, message),
+  );
+};
+
+/**
+ * A whole number whose range a function owns: the context only checks that
+ * it is a whole number of at least 0 (a negative duration cannot even be
+ * built), and the function's own config checks the range at synth
+ * (`environment-check.ts`), with the function's message.
+ */
+const functionSetting = () => {
+  const message = 'expected a whole number (0 or more)';
+  return z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+    z.number({ error: message }).int(message).min(0, message),
   );
 };
 
@@ -87,9 +103,9 @@ const contextSchema = z.object({
     )
     .optional(),
   modelMaxConcurrency: wholeNumber(1, 1000).default(10),
-  modelTimeoutMs: wholeNumber(100, 900_000).optional(),
-  modelMaxRetries: wholeNumber(0, 10).optional(),
-  modelMaxTokens: wholeNumber(16, 32_768).optional(),
+  modelTimeoutMs: functionSetting().optional(),
+  modelMaxRetries: functionSetting().optional(),
+  modelMaxTokens: functionSetting().optional(),
   modelResponseFormat: z.enum(RESPONSE_FORMATS, { error: `expected one of ${RESPONSE_FORMATS.join(', ')}` }).optional(),
   fieldsFile: z.string().trim().min(1, 'expected the path of a JSON field set file').optional(),
   inputPrefix: keyPrefix('incoming/'),
@@ -105,7 +121,7 @@ const contextSchema = z.object({
   trigger: z.enum(['direct', 'queue', 'eventbridge'], { error: 'expected "direct", "queue" or "eventbridge"' }).default('direct'),
   fanout: z.enum(['lambda', 'stepfunctions'], { error: 'expected "lambda" or "stepfunctions"' }).default('lambda'),
   reserveConcurrency: flag().optional(),
-  maxImageBytes: wholeNumber(1, 100 * 1024 * 1024).optional(),
+  maxImageBytes: functionSetting().optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error'], { error: 'expected debug, info, warn or error' }).optional(),
   vpcId: z
     .string({ error: 'expected a VPC id such as vpc-0a1b2c3d4e5f67890' })

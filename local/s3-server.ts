@@ -1,17 +1,20 @@
 /**
- * An S3-compatible server on loopback (s3rver) for `npm start`, the tests
- * and the benchmark, with object-created events re-shaped the way real S3
- * delivers them (URL-encoded keys, `+` for a space).
+ * An S3-compatible server on loopback for `npm start`, the tests and the
+ * benchmark: s3rver behind {@link startS3Gateway}, which adds conditional
+ * writes, atomic objects and complete listings, with object-created events
+ * re-shaped the way real S3 delivers them (URL-encoded keys, `+` for a
+ * space).
  */
 import { mkdir } from 'node:fs/promises';
 import S3rver from 's3rver';
+import { startS3Gateway } from './s3-gateway';
 
 export interface LocalS3Options {
   /** Where objects are kept on disk. */
   readonly directory: string;
   /** Buckets to create. */
   readonly buckets: readonly string[];
-  /** @default 0 (any free port) */
+  /** The port clients use (the gateway's). @default 0 (any free port) */
   readonly port?: number;
 }
 
@@ -83,17 +86,25 @@ export function s3ObjectCreatedEvent(input: {
   };
 }
 
-/** Starts s3rver on 127.0.0.1. */
+/** Starts s3rver on 127.0.0.1 and the gateway in front of it; the endpoint is the gateway's. */
 export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   await mkdir(options.directory, { recursive: true });
   const server = new S3rver({
     address: '127.0.0.1',
-    port: options.port ?? 0,
+    port: 0,
     silent: true,
     directory: options.directory,
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
   const address = await server.run();
+  const gateway = await startS3Gateway({
+    upstream: { host: '127.0.0.1', port: address.port },
+    directory: options.directory,
+    ...(options.port === undefined ? {} : { port: options.port }),
+  }).catch(async (err: unknown) => {
+    await server.close();
+    throw err;
+  });
   const listeners: Array<(event: S3NotificationEvent) => void> = [];
   server.on('event', (raw) => {
     for (const r of raw.Records) {
@@ -109,8 +120,11 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     }
   });
   return {
-    endpoint: `http://127.0.0.1:${address.port}`,
+    endpoint: gateway.endpoint,
     onObjectCreated: (l) => void listeners.push(l),
-    close: () => server.close(),
+    async close() {
+      await gateway.close();
+      await server.close();
+    },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../functions/config';
+import { loadConfig, loadPipelineConfig, loadStarterConfig, validateEnvironment } from '../functions/config';
 import { ConfigError, ErrorCode } from '../functions/core/errors';
 import { DEFAULT_LABEL_FIELDS } from '../functions/core/fields';
 
@@ -99,14 +99,13 @@ describe('loadConfig: defaults', () => {
     expect(loadConfig(anEnv({ MODEL_API_KEY_SECRET_ARN: arn })).model.apiKeySecretArn).toBe(arn);
   });
 
-  it('treats empty strings as unset', () => {
+  it('treats empty strings as unset, except the prefixes', () => {
     // Prepare: what CloudFormation and shells produce for "no value"
     const env = anEnv({
       MODEL_API_KEY: '',
       MODEL_MAX_CONCURRENCY: '',
       MODEL_TIMEOUT_MS: '',
       FIELDS: '',
-      INPUT_PREFIX: '',
       OUTPUT_BUCKET: '',
     });
 
@@ -118,7 +117,6 @@ describe('loadConfig: defaults', () => {
     expect(config.model.maxConcurrency).toBe(DEFAULT_LABEL_FIELDS.length);
     expect(config.model.timeoutMs).toBe(60_000);
     expect(config.fields).toBe(DEFAULT_LABEL_FIELDS);
-    expect(config.inputPrefix).toBe('incoming/');
     expect(config.outputBucket).toBeUndefined();
   });
 
@@ -218,5 +216,105 @@ describe('loadConfig: every error names the variable', () => {
     for (const name of ['MODEL_BASE_URL', 'MODEL_NAME', 'MODEL_TIMEOUT_MS', 'LOG_LEVEL']) {
       expect(err.message).toContain(`${name}:`);
     }
+  });
+});
+
+describe('loadConfig: prefixes', () => {
+  it('reads an empty INPUT_PREFIX as the bucket\'s root, not as unset', () => {
+    // Act: results in another bucket, so the root can be watched
+    const config = loadConfig(anEnv({ INPUT_PREFIX: '', OUTPUT_BUCKET: 'results-bucket' }));
+
+    // Assess
+    expect(config.inputPrefix).toBe('');
+    expect(config.outputPrefix).toBe('results/');
+  });
+
+  it('reads an empty OUTPUT_PREFIX as the bucket\'s root, and both empty with another output bucket', () => {
+    expect(loadConfig(anEnv({ OUTPUT_PREFIX: '', OUTPUT_BUCKET: 'results-bucket' })).outputPrefix).toBe('');
+
+    const both = loadConfig(anEnv({ INPUT_PREFIX: '', OUTPUT_PREFIX: '', OUTPUT_BUCKET: 'results-bucket' }));
+
+    expect([both.inputPrefix, both.outputPrefix]).toEqual(['', '']);
+  });
+
+  it('keeps the defaults when the prefixes are not set at all', () => {
+    const config = loadConfig(anEnv());
+
+    expect([config.inputPrefix, config.outputPrefix]).toEqual(['incoming/', 'results/']);
+  });
+
+  it.each([
+    ['both empty', '', '', /both are empty \(the bucket's root\)/],
+    ['the same prefix', 'data/', 'data/', /they are the same prefix/],
+    ['input under output', 'results/in/', 'results/', /INPUT_PREFIX is under OUTPUT_PREFIX, so every image would be taken for a result/],
+    ['input under an empty output', 'incoming/', '', /INPUT_PREFIX is under OUTPUT_PREFIX \(empty: the bucket's root\)/],
+    ['output under input', 'incoming/', 'incoming/results/', /OUTPUT_PREFIX is under INPUT_PREFIX, so every result would arrive as a new image/],
+    ['output under an empty input', '', 'results/', /OUTPUT_PREFIX is under INPUT_PREFIX \(empty: the bucket's root\)/],
+  ])('refuses prefixes that overlap in the source bucket: %s', (_case, input, output, reason) => {
+    // Act
+    const err = configError(anEnv({ INPUT_PREFIX: input, OUTPUT_PREFIX: output }));
+
+    // Assess: both variables with their values, why, and what to change
+    expect(err.code).toBe(ErrorCode.CONFIG_INVALID);
+    expect(err.message).toContain(
+      `INPUT_PREFIX ${JSON.stringify(input)} and OUTPUT_PREFIX ${JSON.stringify(output)} overlap in the same bucket`,
+    );
+    expect(err.message).toMatch(reason);
+    expect(err.message).toContain('such as INPUT_PREFIX=incoming/ and OUTPUT_PREFIX=results/');
+    expect(err.message).toContain('OUTPUT_BUCKET');
+  });
+
+  it('accepts prefixes that share a beginning but neither contains the other', () => {
+    const config = loadConfig(anEnv({ INPUT_PREFIX: 'data/in/', OUTPUT_PREFIX: 'data/out/' }));
+
+    expect([config.inputPrefix, config.outputPrefix]).toEqual(['data/in/', 'data/out/']);
+  });
+
+  it('does not check the prefixes when OUTPUT_BUCKET is set: which bucket the images come from is known only per event', () => {
+    const config = loadConfig(anEnv({ INPUT_PREFIX: 'incoming/', OUTPUT_PREFIX: 'incoming/results/', OUTPUT_BUCKET: 'results-bucket' }));
+
+    expect(config.outputPrefix).toBe('incoming/results/');
+  });
+
+  it('refuses the overlap in every config, with the same message', () => {
+    // Prepare
+    const env = { ...anEnv({ INPUT_PREFIX: '', OUTPUT_PREFIX: '' }), STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:fieldlens' };
+    const expected = configError(env).message;
+
+    // Act
+    const messages = [loadPipelineConfig, loadStarterConfig].map((load) => {
+      try {
+        load(env);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'accepted';
+    });
+
+    // Assess
+    expect(messages).toEqual([expected, expected]);
+  });
+});
+
+describe('validateEnvironment', () => {
+  it('throws the loader\'s own ConfigError for each kind', () => {
+    // Prepare
+    const bad = anEnv({ MODEL_MAX_RETRIES: '20' });
+
+    // Act
+    const act = () => validateEnvironment('model', bad);
+
+    // Assess
+    expect(act).toThrow(ConfigError);
+    expect(act).toThrow(configError(bad).message);
+    expect(() => validateEnvironment('pipeline', { MODEL_NAME: 'm', MAX_IMAGE_BYTES: '0' })).toThrow(
+      'MAX_IMAGE_BYTES: expected a whole number from 1 to 104857600 (got "0")',
+    );
+    expect(() => validateEnvironment('starter', { STATE_MACHINE_ARN: 'machine' })).toThrow('STATE_MACHINE_ARN: expected a state machine ARN');
+  });
+
+  it('accepts what the loader accepts', () => {
+    expect(() => validateEnvironment('model', anEnv())).not.toThrow();
+    expect(() => validateEnvironment('pipeline', { MODEL_NAME: 'm' })).not.toThrow();
   });
 });

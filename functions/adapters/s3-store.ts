@@ -18,7 +18,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ErrorCode, InputRejectedError, ObjectReadError, ResultWriteError, WriteConflictError } from '../core/errors';
 import { unquote } from '../core/events';
-import type { ObjectInfo, ObjectRef, ObjectStore, PutOptions, ReadOptions, StoreCallOptions } from '../core/ports';
+import type { ObjectInfo, ObjectRef, ObjectStore, PutOptions, ReadOptions, StoreCallOptions, WriteCondition } from '../core/ports';
 
 /**
  * Limits of one S3 request. A stuck call must fail on its own well before
@@ -28,22 +28,38 @@ import type { ObjectInfo, ObjectRef, ObjectStore, PutOptions, ReadOptions, Store
  */
 export const S3_TIMEOUTS = Object.freeze({ connectionMs: 3_000, requestMs: 15_000 });
 
+/** Limits of one S3 request, as in {@link S3_TIMEOUTS}. */
+export interface S3Timeouts {
+  /** Time to open the connection. */
+  readonly connectionMs: number;
+  /** Time until the response headers arrive, and the longest a response body may pause. */
+  readonly requestMs: number;
+}
+
 /**
  * An S3 client configured for fieldlens. Checksums are computed only when
  * the API requires them: S3-compatible servers that do not understand the
  * SDK's default aws-chunked uploads would otherwise store the framing.
+ *
+ * @param options.timeouts - limits of one request. @default S3_TIMEOUTS
  */
 export function createS3Client(
   env: Readonly<Record<string, string | undefined>> = {},
   overrides: S3ClientConfig = {},
+  options: { readonly timeouts?: S3Timeouts } = {},
 ): S3Client {
   const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
+  const timeouts = options.timeouts ?? S3_TIMEOUTS;
   return new S3Client({
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: new NodeHttpHandler({
-      connectionTimeout: S3_TIMEOUTS.connectionMs,
-      requestTimeout: S3_TIMEOUTS.requestMs,
+      connectionTimeout: timeouts.connectionMs,
+      requestTimeout: timeouts.requestMs,
+      // Without it the handler only logs a warning when requestTimeout passes, and the call waits on.
+      throwOnRequestTimeout: true,
+      // requestTimeout ends with the headers; a body that stops arriving fails on this one.
+      socketTimeout: timeouts.requestMs,
     }),
     ...(endpoint ? { forcePathStyle: true } : {}),
     ...overrides,
@@ -109,7 +125,14 @@ export class S3ObjectStore implements ObjectStore {
       stream?.destroy?.();
       throw tooLarge(declared, options.maxBytes);
     }
-    const body = stream ? await readBounded(stream, declared, limit, options.maxBytes, !!options.firstBytes) : Buffer.alloc(0);
+    let body: Buffer;
+    try {
+      body = stream ? await readBounded(stream, declared, limit, options.maxBytes, !!options.firstBytes) : Buffer.alloc(0);
+    } catch (err) {
+      // A body that stalls or breaks after the headers is a failed read too.
+      if (err instanceof InputRejectedError) throw err;
+      throw readFailed(ref, err);
+    }
     const totalBytes = options.firstBytes ? totalFromRange(out.ContentRange) ?? declared : body.length;
     return {
       info: {
@@ -146,17 +169,21 @@ export class S3ObjectStore implements ObjectStore {
       );
       return { etag: unquote(out.ETag ?? '') };
     } catch (err) {
-      if (condition && isConflict(err)) {
+      if (condition && isConflict(err, condition)) {
         throw new WriteConflictError(`s3://${ref.bucket}/${ref.key} changed before this write (${describe(err)})`, { cause: err });
       }
       throw new ResultWriteError(`cannot write s3://${ref.bucket}/${ref.key}: ${describe(err)}`, { cause: err });
     }
   }
 
-  async delete(ref: ObjectRef, options: StoreCallOptions = {}): Promise<void> {
+  async delete(ref: ObjectRef, options: StoreCallOptions & { readonly ifMatch?: string } = {}): Promise<void> {
     try {
-      await this.#s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }), callOptions(options));
+      await this.#s3.send(
+        new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(options.ifMatch ? { IfMatch: `"${options.ifMatch}"` } : {}) }),
+        callOptions(options),
+      );
     } catch (err) {
+      // Absent, or no longer the version the condition named: nothing of ours to delete.
       if (isMissing(err)) return;
       throw new ResultWriteError(`cannot delete s3://${ref.bucket}/${ref.key}: ${describe(err)}`, { cause: err });
     }
@@ -168,11 +195,17 @@ function callOptions(options: StoreCallOptions): { abortSignal?: AbortSignal } {
   return options.signal ? { abortSignal: options.signal } : {};
 }
 
-/** 412: the condition failed; 409: a concurrent conditional write to the same key won. */
-function isConflict(err: unknown): boolean {
+/**
+ * 412: the condition failed; 409: a concurrent conditional write to the same
+ * key won; 404 with `If-Match`: the object the condition named is gone (S3
+ * answers NoSuchKey there rather than 412), which is a lost race as well.
+ */
+function isConflict(err: unknown, condition: WriteCondition): boolean {
   if (!(err instanceof S3ServiceException)) return false;
   const status = err.$metadata?.httpStatusCode;
-  return status === 412 || status === 409 || err.name === 'PreconditionFailed' || err.name === 'ConditionalRequestConflict';
+  if (status === 412 || status === 409 || err.name === 'PreconditionFailed' || err.name === 'ConditionalRequestConflict') return true;
+  // Only the key: a missing bucket (NoSuchBucket, also 404) is a real failure.
+  return 'ifMatch' in condition && err.name === 'NoSuchKey';
 }
 
 function readFailed(ref: ObjectRef, err: unknown): ObjectReadError {

@@ -22,7 +22,7 @@ import { leaseRefFor, type SkipReason } from './keys';
 import { claimLease, releaseLease } from './lease';
 import type { Limit } from './limit';
 import type { Clock, ImageMime, Logger, ModelClient, ObjectStore } from './ports';
-import { publishResult } from './result-writer';
+import { publishResult, storedResultOf } from './result-writer';
 import type { ModelSettings, PipelineSettings } from './settings';
 
 /** What the direct job needs; the runtime builds it once per cold start, the limit once per invocation. */
@@ -121,9 +121,17 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
     return { kind: 'skipped', reason: 'in-flight', resultKey: slot.ref.key };
   }
   try {
+    // The result may have become final between admission and the claim (a
+    // delivery that finished and released its lease just then): look once
+    // more, so that window costs a HEAD, not every field again.
+    const now = await store.head(slot.ref, { forbiddenMeansAbsent: true, ...storeOptions });
+    const stored = now ? storedResultOf(now) : undefined;
+    if (stored && stored.state === 'final' && stored.sourceEtag === info.etag && stored.fingerprint === settings.fingerprint) {
+      return { kind: 'skipped', reason: 'duplicate', resultKey: slot.ref.key };
+    }
     return await extractAndWrite();
   } finally {
-    await releaseLease(store, leaseRef, invocation.storeSignal);
+    await releaseLease(store, leaseRef, claim.etag, invocation.storeSignal);
   }
 
   async function extractAndWrite(): Promise<ProcessOutcome> {

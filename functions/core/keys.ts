@@ -95,6 +95,40 @@ export function leaseRefFor(source: ObjectRef, settings: PipelineSettings): Obje
   };
 }
 
+/**
+ * The folder under the output prefix where the Step Functions variant keeps
+ * each field's outcome between its ExtractField task and Merge:
+ * `<output prefix>.fieldlens/parts/`. Merge deletes what it read; a
+ * lifecycle rule expires anything left behind.
+ */
+export const FIELD_PARTS_FOLDER = '.fieldlens/parts/';
+
+/** Which run a field part belongs to: the object version, the configuration and the run's number. */
+export interface FieldPartRun {
+  readonly source: ObjectRef & { readonly etag: string };
+  readonly fingerprint: string;
+  /** The run's number (the document's `runs`). */
+  readonly runs: number;
+}
+
+/**
+ * Where one field's outcome of one run is kept:
+ * `<output prefix>.fieldlens/parts/<sha-256 of bucket/key>/<etag>-<fingerprint[0:16]>-<runs>/<field>.part`.
+ * Two runs never share a key: another version, configuration or run number
+ * is another folder. Characters of the ETag outside `[A-Za-z0-9-]` become `_`.
+ * It ends in `.part`, never `.json` (like a lease), so no result key can
+ * ever be a part key.
+ */
+export function fieldPartRefFor(run: FieldPartRun, field: string, settings: Pick<PipelineSettings, 'outputPrefix' | 'outputBucket'>): ObjectRef {
+  const etag = run.source.etag.replace(/[^A-Za-z0-9-]/g, '_');
+  return {
+    bucket: settings.outputBucket ?? run.source.bucket,
+    key:
+      `${settings.outputPrefix}${FIELD_PARTS_FOLDER}${sha256(`${run.source.bucket}/${run.source.key}`)}/` +
+      `${etag}-${run.fingerprint.slice(0, 16)}-${run.runs}/${field}.part`,
+  };
+}
+
 function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }

@@ -26,7 +26,8 @@ const leaseSchema = z.object({
 export type Lease = z.infer<typeof leaseSchema>;
 
 export type ClaimOutcome =
-  | { readonly kind: 'claimed' }
+  /** Ours; `etag` is the lease object's, for releasing only our own lease. */
+  | { readonly kind: 'claimed'; readonly etag: string }
   /** A live lease for the same version and configuration: another invocation is at work. */
   | { readonly kind: 'held'; readonly by: Lease };
 
@@ -55,8 +56,8 @@ export async function claimLease(o: ClaimOptions): Promise<ClaimOutcome> {
   // create and our read of it; then creating it again is the right move.
   for (let round = 0; round < 2; round++) {
     try {
-      await store.putJson(ref, lease, {}, { condition: { ifNoneMatch: '*' }, ...callOptions });
-      return { kind: 'claimed' };
+      const { etag } = await store.putJson(ref, lease, {}, { condition: { ifNoneMatch: '*' }, ...callOptions });
+      return { kind: 'claimed', etag };
     } catch (err) {
       if (!(err instanceof WriteConflictError)) throw err;
     }
@@ -68,8 +69,8 @@ export async function claimLease(o: ClaimOptions): Promise<ClaimOutcome> {
     }
     // Expired, unreadable, or for another version or configuration: take it over.
     try {
-      await store.putJson(ref, lease, {}, { condition: { ifMatch: read.info.etag }, ...callOptions });
-      return { kind: 'claimed' };
+      const { etag } = await store.putJson(ref, lease, {}, { condition: { ifMatch: read.info.etag }, ...callOptions });
+      return { kind: 'claimed', etag };
     } catch (err) {
       if (!(err instanceof WriteConflictError)) throw err;
       // Someone else took it over first; look once more.
@@ -81,10 +82,14 @@ export async function claimLease(o: ClaimOptions): Promise<ClaimOutcome> {
   return { kind: 'held', by: holder ?? lease };
 }
 
-/** Gives the lease back; a failure only leaves it to expire. */
-export async function releaseLease(store: ObjectStore, ref: ObjectRef, signal?: AbortSignal): Promise<boolean> {
+/**
+ * Gives the lease back, only if it is still ours (`If-Match` on the ETag the
+ * claim wrote): a lease taken over by an invocation for a newer version is
+ * left to its holder. A failure only leaves it to expire.
+ */
+export async function releaseLease(store: ObjectStore, ref: ObjectRef, etag: string, signal?: AbortSignal): Promise<boolean> {
   try {
-    await store.delete(ref, signal ? { signal } : {});
+    await store.delete(ref, { ifMatch: etag, ...(signal ? { signal } : {}) });
     return true;
   } catch {
     return false;

@@ -141,8 +141,11 @@ export interface ObjectStore {
     metadata: Readonly<Record<string, string>>,
     options?: PutOptions,
   ): Promise<{ readonly etag: string }>;
-  /** Deletes an object; absent is fine. */
-  delete(ref: ObjectRef, options?: StoreCallOptions): Promise<void>;
+  /**
+   * Deletes an object; absent is fine. With `ifMatch`, only while it still
+   * has that ETag (a lost condition is a no-op, not an error).
+   */
+  delete(ref: ObjectRef, options?: StoreCallOptions & { readonly ifMatch?: string }): Promise<void>;
 }
 
 /** Structured logging: one JSON line per call. Never pass image bytes or secrets. */

@@ -4,6 +4,7 @@
  */
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { FIELD_PARTS_FOLDER } from '../../functions/core/keys';
 import { acknowledgeWildcardResource } from './acknowledge';
 import type { PipelineProps } from './pipeline-props';
 
@@ -35,6 +36,14 @@ export interface ObjectAccess {
   readonly readResults?: boolean;
   /** `s3:PutObject` under the output prefix: write a result. */
   readonly writeResults?: boolean;
+  /**
+   * `s3:PutObject` under `<output prefix>.fieldlens/parts/` only: write a
+   * field's outcome for Merge (Step Functions). Reading the parts back is
+   * `readResults`, since they lie under the output prefix.
+   */
+  readonly writeFieldParts?: boolean;
+  /** `s3:DeleteObject` under `<output prefix>.fieldlens/parts/` only: delete the parts once merged. */
+  readonly deleteFieldParts?: boolean;
 }
 
 /**
@@ -66,6 +75,20 @@ export function grantObjectAccessFor(role: iam.IRole, props: ObjectScope, access
       role,
       outputObjects,
       `Objects under the output prefix "${props.outputPrefix}" only: result keys are derived from image keys at run time, and a key prefix is the narrowest scope S3 IAM offers for them.`,
+    );
+  }
+  const partActions = [
+    ...(access.writeFieldParts ? ['s3:PutObject'] : []),
+    ...(access.deleteFieldParts ? ['s3:DeleteObject'] : []),
+  ];
+  if (partActions.length > 0) {
+    const partObjects = props.outputBucket.arnForObjects(`${props.outputPrefix}${FIELD_PARTS_FOLDER}*`);
+    const sid = access.writeFieldParts && access.deleteFieldParts ? 'WriteDeleteFieldParts' : access.writeFieldParts ? 'WriteFieldParts' : 'DeleteFieldParts';
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: partActions, resources: [partObjects] }));
+    acknowledgeWildcardResource(
+      role,
+      partObjects,
+      `Objects under "${props.outputPrefix}${FIELD_PARTS_FOLDER}" only: one field's outcome per run, keyed by object, version, configuration and run at run time; a key prefix is the narrowest scope S3 IAM offers for them.`,
     );
   }
 }

@@ -101,6 +101,22 @@ export function watchedBuckets(scope: Construct, props: WatchedBucketProps): Wat
   return accessLogsBucket ? { bucket, outputBucket, accessLogsBucket } : { bucket, outputBucket };
 }
 
+/** The buckets {@link watchedBuckets} created, as opposed to those it was given. */
+const createdBuckets = new WeakSet<s3.IBucket>();
+
+/**
+ * Expires objects under `prefix` after `days`, on a bucket the stack
+ * created; an existing bucket's lifecycle is its owner's, so it is left
+ * alone.
+ *
+ * @returns whether the rule was added.
+ */
+export function expireObjectsUnder(bucket: s3.IBucket, options: { readonly id: string; readonly prefix: string; readonly days: number }): boolean {
+  if (!(bucket instanceof s3.Bucket) || !createdBuckets.has(bucket)) return false;
+  bucket.addLifecycleRule({ id: options.id, prefix: options.prefix, expiration: Duration.days(options.days) });
+  return true;
+}
+
 function createBucket(scope: Construct, options: FieldlensBucketProps): { bucket: s3.Bucket; accessLogs?: s3.Bucket } {
   const removalPolicy = options.removalPolicy ?? RemovalPolicy.RETAIN;
   const secure = {
@@ -127,6 +143,7 @@ function createBucket(scope: Construct, options: FieldlensBucketProps): { bucket
     versioned: options.versioned ?? false,
     ...(accessLogs ? { serverAccessLogsBucket: accessLogs, serverAccessLogsPrefix: 'fieldlens/' } : {}),
   });
+  createdBuckets.add(bucket);
   if (!accessLogs) {
     Validations.of(bucket).acknowledge({
       id: 'AwsSolutions-S1',

@@ -1,21 +1,30 @@
 /**
  * The environment variables a pipeline function gets: the contract with
- * `functions/config.ts`, which parses them at cold start.
+ * `functions/config.ts`, which parses them at cold start. Each environment
+ * is checked here with that same config, so synth refuses what the function
+ * would refuse at start-up.
  */
 import { Token } from 'aws-cdk-lib';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { FieldlensPropsError } from '../errors';
+import { checkFunctionEnvironment } from './environment-check';
 import { PIPELINE_DEFAULTS, resolveFields, type PipelineProps } from './pipeline-props';
 
 /** Lambda's limit on the total size of a function's environment variables. */
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
 
 /**
- * The function's environment. The API key's secret travels as an ARN; its
- * value is read at cold start.
+ * The environment of a function that asks the model, checked with the
+ * function's own config. The API key's secret travels as an ARN; its value
+ * is read at cold start. `OUTPUT_BUCKET` is left out when results go to the
+ * source bucket: unset means "the source bucket" to the function, which can
+ * then refuse prefixes that overlap in it.
  *
  * @param perImage requests one invocation keeps in flight (`MODEL_MAX_CONCURRENCY`).
- * @throws {FieldlensPropsError} when the variables exceed Lambda's 4 KB limit
- *   (a large custom field set is the only way to get there).
+ * @throws {FieldlensPropsError} with the function's own message when it would
+ *   refuse a value (e.g. `MODEL_MAX_RETRIES: expected a whole number from 0 to 10 (got "20")`,
+ *   or overlapping prefixes in one bucket), or when the variables exceed
+ *   Lambda's 4 KB limit (a large custom field set is the only way to get there).
  */
 export function functionEnvironment(props: PipelineProps, perImage: number): Record<string, string> {
   const { model } = props;
@@ -33,11 +42,12 @@ export function functionEnvironment(props: PipelineProps, perImage: number): Rec
     ...(builtIn ? {} : { FIELDS: JSON.stringify(fields) }),
     INPUT_PREFIX: props.inputPrefix,
     OUTPUT_PREFIX: props.outputPrefix,
-    OUTPUT_BUCKET: props.outputBucket.bucketName,
+    ...(sharesSourceBucket(props) ? {} : { OUTPUT_BUCKET: props.outputBucket.bucketName }),
     MAX_IMAGE_BYTES: String(props.maxImageBytes ?? PIPELINE_DEFAULTS.maxImageBytes),
     DEADLINE_MARGIN_MS: String((props.deadlineMargin ?? PIPELINE_DEFAULTS.deadlineMargin).toMilliseconds()),
     LOG_LEVEL: props.logLevel ?? PIPELINE_DEFAULTS.logLevel,
   };
+  checkFunctionEnvironment('model', env);
   const bytes = environmentBytes(env);
   if (bytes > LAMBDA_ENVIRONMENT_LIMIT_BYTES - 512) {
     throw new FieldlensPropsError(
@@ -51,11 +61,48 @@ export function functionEnvironment(props: PipelineProps, perImage: number): Rec
 
 /**
  * The environment without the API key's secret ARN, for functions that
- * never ask the model.
+ * never ask the model; checked as they check it.
+ *
+ * @throws {FieldlensPropsError} with the function's own message.
  */
 export function withoutModelApiKey(env: Readonly<Record<string, string>>): Record<string, string> {
   const { MODEL_API_KEY_SECRET_ARN: _secret, ...rest } = env;
+  checkFunctionEnvironment('pipeline', rest);
   return rest;
+}
+
+/**
+ * The Step Functions starter's environment as the Step Functions functions
+ * set it. It carries no `OUTPUT_BUCKET`, so the starter counts the two
+ * buckets as one and refuses overlapping prefixes even when results go to
+ * another bucket; give it `OUTPUT_BUCKET` (as {@link functionEnvironment}
+ * does) before relaxing that.
+ */
+export function starterEnvironment(
+  props: Pick<PipelineProps, 'inputPrefix' | 'outputPrefix' | 'logLevel'>,
+  stateMachineArn: string,
+): Record<string, string> {
+  return {
+    STATE_MACHINE_ARN: stateMachineArn,
+    INPUT_PREFIX: props.inputPrefix,
+    OUTPUT_PREFIX: props.outputPrefix,
+    LOG_LEVEL: props.logLevel ?? PIPELINE_DEFAULTS.logLevel,
+  };
+}
+
+/**
+ * Whether results go to the bucket the images arrive in: the same
+ * construct, or two imports of one bucket by name. Names that are tokens
+ * (buckets of two constructs) cannot be compared, so they count as two
+ * buckets.
+ */
+export function sharesSourceBucket(props: Pick<PipelineProps, 'sourceBucket' | 'outputBucket'>): boolean {
+  return sameBucket(props.sourceBucket, props.outputBucket);
+}
+
+function sameBucket(a: s3.IBucket, b: s3.IBucket): boolean {
+  if (a === b) return true;
+  return !Token.isUnresolved(a.bucketName) && a.bucketName === b.bucketName;
 }
 
 /** Size as Lambda counts it (keys and values); unresolved tokens (ARNs, names) count as 128 bytes. */

@@ -8,9 +8,10 @@
  * its subnets, routes, NAT gateway and VPC endpoints belong to the user's
  * network and are only referred to.
  */
-import { Lazy, Token, Validations } from 'aws-cdk-lib';
+import { BlockList, isIP } from 'node:net';
+import { Annotations, Lazy, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { FieldlensPropsError } from '../errors';
 import type { FunctionVpcConfig } from './lambda-defaults';
 
@@ -137,6 +138,108 @@ function checkIds(prop: string, ids: readonly string[], pattern: RegExp, example
   for (const id of ids) checkId(prop, id, pattern, example);
   const repeated = ids.filter((id, i) => !Token.isUnresolved(id) && ids.indexOf(id) !== i);
   if (repeated.length > 0) throw new FieldlensPropsError(`${prop}: ${JSON.stringify(repeated[0])} is given twice`);
+}
+
+/**
+ * Address ranges a function outside a VPC cannot reach: loopback (in Lambda,
+ * the function's own sandbox), private (RFC 1918, IPv6 unique local) and
+ * link-local addresses.
+ */
+export const UNREACHABLE_OUTSIDE_VPC: ReadonlyArray<{ readonly range: string; readonly kind: 'loopback' | 'private' | 'link-local' }> =
+  Object.freeze([
+    { range: '127.0.0.0/8', kind: 'loopback' },
+    { range: '::1/128', kind: 'loopback' },
+    { range: '10.0.0.0/8', kind: 'private' },
+    { range: '172.16.0.0/12', kind: 'private' },
+    { range: '192.168.0.0/16', kind: 'private' },
+    { range: 'fc00::/7', kind: 'private' },
+    { range: '169.254.0.0/16', kind: 'link-local' },
+    { range: 'fe80::/10', kind: 'link-local' },
+  ] as const);
+
+/** Where an endpoint's host is, when its URL alone tells. */
+export interface EndpointAddress {
+  readonly kind: 'loopback' | 'private' | 'link-local';
+  /** The range it is in, e.g. `10.0.0.0/8`, or `localhost`. */
+  readonly range: string;
+}
+
+/**
+ * The range an endpoint's host is in, when the host is an IP literal in one
+ * of {@link UNREACHABLE_OUTSIDE_VPC} or is `localhost`. Host names are not
+ * resolved (synth stays offline), so a name that resolves to a private
+ * address is not caught here.
+ *
+ * @returns `undefined` for any other host, and for a URL that does not parse
+ *   (the function's config refuses that one).
+ */
+export function endpointAddress(baseUrl: string): EndpointAddress | undefined {
+  if (!URL.canParse(baseUrl)) return undefined;
+  // WHATWG URL normalizes the host: lower case, IPv4 in dotted decimal, IPv6 in brackets.
+  const host = new URL(baseUrl).hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return { kind: 'loopback', range: 'localhost' };
+  const family = isIP(host);
+  if (family === 0) return undefined;
+  for (const entry of UNREACHABLE_OUTSIDE_VPC) {
+    const [network, bits] = entry.range.split('/') as [string, string];
+    const list = new BlockList();
+    list.addSubnet(network, Number(bits), isIP(network) === 6 ? 'ipv6' : 'ipv4');
+    // BlockList also matches IPv4-mapped IPv6 addresses (::ffff:10.0.0.5) against IPv4 ranges.
+    if (list.check(host, family === 6 ? 'ipv6' : 'ipv4')) return { kind: entry.kind, range: entry.range };
+  }
+  return undefined;
+}
+
+/** What {@link checkModelEndpointPlacement} needs to know. */
+export interface ModelEndpointPlacement {
+  /** The endpoint's base URL. */
+  readonly baseUrl: string;
+  /** Whether the functions that call the model are placed in a VPC. */
+  readonly inVpc: boolean;
+  /**
+   * The construct a warning is attached to: the API key's secret, whose
+   * value a plain-http request carries.
+   */
+  readonly warnOn: IConstruct;
+}
+
+/**
+ * Refuses an endpoint no function outside a VPC can reach, and warns about
+ * an API key sent in clear text:
+ *
+ * - a loopback, private or link-local address (by IP literal, or
+ *   `localhost`) without a VPC is an error that says what to set;
+ * - a plain-`http` endpoint outside a VPC is a warning: the stack always
+ *   gives the function an API key secret (a random placeholder until the
+ *   real key is put in it), and the function sends its value as a bearer
+ *   token with every request, next to the image.
+ *
+ * Host names are not resolved: synth stays offline.
+ *
+ * @throws {FieldlensPropsError} for an unreachable address outside a VPC.
+ */
+export function checkModelEndpointPlacement({ baseUrl, inVpc, warnOn }: ModelEndpointPlacement): void {
+  if (inVpc || Token.isUnresolved(baseUrl)) return;
+  const address = endpointAddress(baseUrl);
+  if (address) {
+    const where =
+      address.kind === 'loopback'
+        ? `a loopback address (${address.range}), which in Lambda is the function's own sandbox`
+        : `a ${address.kind} address (${address.range}), which a function outside a VPC cannot reach`;
+    throw new FieldlensPropsError(
+      `model.baseUrl ${JSON.stringify(baseUrl)} is on ${where}: ` +
+        `${address.kind === 'loopback' ? 'use the endpoint\'s address in its network and ' : ''}place the functions that call the model in the endpoint's VPC, ` +
+        'with the context keys vpcId and subnetIds (-c vpcId=vpc-0a1b2c3d4e5f67890 -c subnetIds=subnet-0a1b2c3d,subnet-4e5f6a7b), ' +
+        'or the stack props vpcId and subnetIds, or vpc (an ec2.IVpc); a pipeline construct takes vpcConfig',
+    );
+  }
+  if (URL.canParse(baseUrl) && new URL(baseUrl).protocol === 'http:') {
+    Annotations.of(warnOn).addWarningV2(
+      'fieldlens:plainHttpEndpoint',
+      `model.baseUrl ${JSON.stringify(baseUrl)} is plain http and the functions run outside a VPC: the API key from the secret ` +
+        'and every image travel unencrypted over the internet; use an https endpoint, or place the functions in the endpoint\'s VPC (vpcId and subnetIds)',
+    );
+  }
 }
 
 /**

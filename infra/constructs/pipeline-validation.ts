@@ -1,15 +1,22 @@
 /**
- * The checks every pipeline runs on its props before it creates anything.
+ * The checks every pipeline runs on its props before it creates anything:
+ * those about the deployment itself. What the functions would refuse at
+ * start-up (ranges, prefix format, overlapping prefixes) is checked with
+ * their own config when their environment is built
+ * (`function-environment.ts`).
  */
-import { Token } from 'aws-cdk-lib';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Annotations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { INLINE_MAP_MAX_CONCURRENCY } from '../budget';
 import { FieldlensPropsError } from '../errors';
+import { checkModelEndpointPlacement } from './model-network';
 import { PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
 
 /**
- * Rejects props that would deploy something that cannot work: overlapping
- * prefixes in one bucket (each result would trigger another invocation),
- * prefixes IAM would read as wildcards, timeouts that leave no time to work.
+ * Rejects props that would deploy something that cannot work: prefixes IAM
+ * would read as wildcards, timeouts that leave no time to work, an endpoint
+ * on an address the functions cannot reach outside a VPC; and warns about
+ * an API key sent over plain http.
  *
  * @throws {FieldlensPropsError} naming the prop and what it expected.
  */
@@ -18,20 +25,8 @@ export function validatePipelineProps(props: PipelineProps): void {
     ['inputPrefix', props.inputPrefix],
     ['outputPrefix', props.outputPrefix],
   ] as const) {
-    if (prefix !== '' && !prefix.endsWith('/')) {
-      throw new FieldlensPropsError(`${name}: expected a key prefix ending in "/" (or empty), got ${JSON.stringify(prefix)}`);
-    }
     if (/[*?]/.test(prefix)) {
       throw new FieldlensPropsError(`${name}: "*" and "?" are IAM wildcards and cannot be part of a prefix, got ${JSON.stringify(prefix)}`);
-    }
-  }
-  if (sameBucket(props.sourceBucket, props.outputBucket)) {
-    const { inputPrefix: i, outputPrefix: o } = props;
-    if (i.startsWith(o) || o.startsWith(i)) {
-      throw new FieldlensPropsError(
-        `inputPrefix ${JSON.stringify(i)} and outputPrefix ${JSON.stringify(o)} overlap in the same bucket: ` +
-          'every result would land under the input prefix and trigger another invocation; use two separate prefixes such as "incoming/" and "results/"',
-      );
     }
   }
   const timeout = props.timeout ?? PIPELINE_DEFAULTS.timeout;
@@ -42,10 +37,24 @@ export function validatePipelineProps(props: PipelineProps): void {
         'or no time is left to ask the model',
     );
   }
+  checkModelEndpointPlacement({
+    baseUrl: props.model.baseUrl,
+    inVpc: props.vpcConfig !== undefined,
+    warnOn: props.model.apiKeySecret,
+  });
 }
 
-function sameBucket(a: s3.IBucket, b: s3.IBucket): boolean {
-  if (a === b) return true;
-  // Imported twice by name: same bucket. Tokens of two constructs cannot be compared, so they count as different.
-  return !Token.isUnresolved(a.bucketName) && a.bucketName === b.bucketName;
+/**
+ * A Map state's `MaxConcurrency` that an inline Map can run: the endpoint
+ * budget's per-image figure, capped at {@link INLINE_MAP_MAX_CONCURRENCY}
+ * with a warning on `scope` when it is above.
+ */
+export function inlineMapConcurrency(scope: IConstruct, requested: number): number {
+  if (requested <= INLINE_MAP_MAX_CONCURRENCY) return requested;
+  Annotations.of(scope).addWarningV2(
+    'fieldlens:inlineMapConcurrency',
+    `the endpoint budget allows ${requested} requests per image, but an inline Map runs at most ${INLINE_MAP_MAX_CONCURRENCY} iterations at once: ` +
+      `the Map's MaxConcurrency is capped at ${INLINE_MAP_MAX_CONCURRENCY}, so each image asks at most ${INLINE_MAP_MAX_CONCURRENCY} fields at once`,
+  );
+  return INLINE_MAP_MAX_CONCURRENCY;
 }

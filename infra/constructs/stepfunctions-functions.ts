@@ -1,7 +1,9 @@
 /**
  * The Lambda functions of the Step Functions mode: the four behind the task
  * states and the starter S3 invokes, each with its environment, its network
- * and only the grants its step uses.
+ * and only the grants its step uses. Only ExtractField asks the model; the
+ * others get the pipeline's variables (what the configuration fingerprint
+ * covers, prefixes, buckets) but none of the endpoint's.
  */
 import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
@@ -10,7 +12,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { grantObjectAccessFor, grantSecretRead, type ObjectAccess } from './access-grants';
-import { functionEnvironment, withoutModelApiKey } from './function-environment';
+import { functionEnvironment } from './function-environment';
 import { FieldlensFunction } from './lambda-defaults';
 import { PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
 
@@ -24,6 +26,25 @@ export const SFN_ENTRIES = Object.freeze({
   merge: entry('sfn-merge.ts'),
   recordFailure: entry('sfn-record-failure.ts'),
 });
+
+/**
+ * The variables of the model endpoint: only the function that asks the
+ * model (ExtractField) gets them. MODEL_NAME and MODEL_RESPONSE_FORMAT are
+ * not among them: every function needs them for the configuration fingerprint.
+ */
+export const ENDPOINT_VARIABLES = Object.freeze([
+  'MODEL_BASE_URL',
+  'MODEL_API_KEY_SECRET_ARN',
+  'MODEL_MAX_CONCURRENCY',
+  'MODEL_TIMEOUT_MS',
+  'MODEL_MAX_RETRIES',
+  'MODEL_MAX_TOKENS',
+]);
+
+/** The environment without the endpoint's variables, for the functions that ask no model. */
+export function withoutEndpoint(env: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !ENDPOINT_VARIABLES.includes(k)));
+}
 
 /** The functions behind the task states. */
 export interface StepFunctionsTaskFunctions {
@@ -64,7 +85,7 @@ export function stepFunctionsTaskFunctions(
 ): StepFunctionsTaskFunctions {
   // One model request per ExtractField invocation; the pool needs one connection.
   const environment = functionEnvironment(props, 1);
-  const environmentWithoutSecret = withoutModelApiKey(environment);
+  const pipelineOnly = withoutEndpoint(environment);
   const stepTimeout = Duration.seconds(60);
   const fn = (name: string, file: string, access: ObjectAccess, settings: TaskFunctionSettings): FieldlensFunction => {
     const f = new FieldlensFunction(scope, name, {
@@ -72,8 +93,8 @@ export function stepFunctionsTaskFunctions(
       memorySize: settings.memorySize ?? 256,
       timeout: settings.timeout ?? stepTimeout,
       logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
-      // Only ExtractField asks the model; the others never see the key's ARN.
-      environment: settings.asksModel ? environment : environmentWithoutSecret,
+      // Only ExtractField asks the model; the others never see the endpoint or the key's ARN.
+      environment: settings.asksModel ? environment : pipelineOnly,
       // Only ExtractField needs the endpoint's network. The others talk to S3
       // alone, so they stay outside the VPC: no network interfaces, no
       // subnet addresses, and no dependence on the VPC's way to S3.
@@ -89,27 +110,34 @@ export function stepFunctionsTaskFunctions(
   };
 
   const prepare = fn('Prepare', SFN_ENTRIES.prepare, { readImages: true, readResults: true, writeResults: true }, {
-    description: 'fieldlens Step Functions Prepare: guard, idempotency check, rejected documents, references for the fan-out',
+    description: 'fieldlens Step Functions Prepare: guard, idempotency check, resumption, rejected documents, references for the fan-out',
   });
-  const extractField = fn('ExtractField', SFN_ENTRIES.extractField, { readImages: true }, {
-    description: 'fieldlens Step Functions ExtractField: one field of one image',
+  const extractField = fn('ExtractField', SFN_ENTRIES.extractField, { readImages: true, writeFieldParts: true }, {
+    description: "fieldlens Step Functions ExtractField: one field of one image, its outcome written under the parts prefix",
     memorySize: props.memorySize ?? PIPELINE_DEFAULTS.memorySize,
     timeout: props.timeout ?? PIPELINE_DEFAULTS.timeout,
     asksModel: true,
     ...(options.extractFieldConcurrency !== undefined ? { reservedConcurrentExecutions: options.extractFieldConcurrency } : {}),
   });
-  const merge = fn('Merge', SFN_ENTRIES.merge, { writeResults: true }, {
+  // Merge and RecordFailure HEAD the image before writing (a replaced image
+  // gets no document), read the stored result (kept fields, and what won a
+  // lost race), write it, and clean up the run's parts.
+  const merge = fn('Merge', SFN_ENTRIES.merge, { readImages: true, readResults: true, writeResults: true, deleteFieldParts: true }, {
     description: 'fieldlens Step Functions Merge: the fields into one result document',
   });
-  const recordFailure = fn('RecordFailure', SFN_ENTRIES.recordFailure, { readResults: true, writeResults: true }, {
-    description: 'fieldlens Step Functions RecordFailure: the failed document when a task broke',
-  });
+  const recordFailure = fn(
+    'RecordFailure',
+    SFN_ENTRIES.recordFailure,
+    { readImages: true, readResults: true, writeResults: true, writeFieldParts: true, deleteFieldParts: true },
+    { description: "fieldlens Step Functions RecordFailure: the failed document when a task broke, or a field's outcome when its task broke" },
+  );
   return { prepare, extractField, merge, recordFailure };
 }
 
 /**
  * The starter, created in `scope` as `Start`: S3 invokes it asynchronously;
- * it starts one run per object version, named after bucket, key and ETag.
+ * it HEADs the result and starts one run per piece of work, named after
+ * bucket, key, ETag, configuration fingerprint and the result's generation.
  * An event it could not start a run for after Lambda's retries goes to
  * `deadLetterQueue`.
  */
@@ -124,18 +152,16 @@ export function stepFunctionsStarter(
     memorySize: 256,
     timeout: Duration.seconds(30),
     logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
-    description: 'fieldlens Step Functions starter: one run per object version, named after bucket, key and ETag',
-    environment: {
-      STATE_MACHINE_ARN: stateMachine.stateMachineArn,
-      INPUT_PREFIX: props.inputPrefix,
-      OUTPUT_PREFIX: props.outputPrefix,
-      LOG_LEVEL: props.logLevel ?? PIPELINE_DEFAULTS.logLevel,
-    },
+    description: 'fieldlens Step Functions starter: one run per object version, configuration and result generation',
+    // The pipeline's variables (for the fingerprint and the result key), not the endpoint's.
+    environment: { ...withoutEndpoint(functionEnvironment(props, 1)), STATE_MACHINE_ARN: stateMachine.stateMachineArn },
     // S3 events wait (throttling, retries) up to Lambda's maximum before they count as failed.
     maxEventAge: Duration.hours(6),
     retryAttempts: 2,
     onFailure: new SqsDestination(deadLetterQueue),
   });
   stateMachine.grantStartExecution(start.role);
+  // The result check: a HEAD on the result key, nothing else under the prefixes.
+  grantObjectAccessFor(start.role, props, { readResults: true });
   return start;
 }

@@ -3,7 +3,8 @@
  * retries visible in the console, fanned out by a Map state.
  *
  * ```
- * S3 object-created (input prefix) ──► Start (Lambda, async) ──► StartExecution, name = hash(bucket, key, ETag)
+ * S3 object-created (input prefix) ──► Start (Lambda, async): HEAD the result; a final current one → nothing
+ *   ──► StartExecution, name = hash(bucket, key, ETag, fingerprint, result generation)
  *   ──► Prepare ─► ExtractFields (Map of ExtractField) ─► Merge; RecordFailure on a Catch
  * ```
  *
@@ -22,8 +23,10 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { TRIGGER_LIMITS, type EndpointBudget } from '../budget';
 import { FieldlensPropsError } from '../errors';
+import { FIELD_PARTS_FOLDER } from '../../functions/core/keys';
 import { acknowledgeWildcardResource } from './acknowledge';
 import { MonitoredDeadLetterQueue } from './dead-letter-queue';
+import { expireObjectsUnder } from './fieldlens-bucket';
 import { subscribeToObjectsCreated } from './object-created-source';
 import type { FieldlensFunction } from './lambda-defaults';
 import { PIPELINE_DEFAULTS, pipelineBudget, type FieldlensPipeline, type PipelineProps } from './pipeline-props';
@@ -84,6 +87,12 @@ export class StepFunctionsPipeline extends Construct implements FieldlensPipelin
   public readonly stateMachineLogGroup: logs.LogGroup;
   /** The functions behind the states and the starter. */
   public readonly functions: StepFunctionsTaskFunctions & { readonly start: FieldlensFunction };
+  /**
+   * Whether field parts left behind (`<output prefix>.fieldlens/parts/`)
+   * expire after a day: a lifecycle rule on a bucket the stack created. On
+   * an existing bucket only Merge (and RecordFailure) delete them.
+   */
+  public readonly fieldPartsExpire: boolean;
 
   constructor(scope: Construct, id: string, props: StepFunctionsPipelineProps) {
     super(scope, id);
@@ -109,6 +118,14 @@ export class StepFunctionsPipeline extends Construct implements FieldlensPipelin
       reason:
         "This queue is the starter's on-failure destination and the target of failed runs, a dead-letter queue itself: " +
         'nothing consumes it automatically, so a dead-letter queue behind it would never receive anything. Its alarm fires on the first message.',
+    });
+
+    // Merge deletes the field parts it has read; a run that broke before
+    // leaves them, and on a bucket the stack created they expire after a day.
+    this.fieldPartsExpire = expireObjectsUnder(props.outputBucket, {
+      id: 'expire-fieldlens-parts',
+      prefix: `${props.outputPrefix}${FIELD_PARTS_FOLDER}`,
+      days: 1,
     });
 
     const taskFunctions = stepFunctionsTaskFunctions(this, props, {

@@ -233,8 +233,10 @@ export class MemoryStore implements ObjectStore {
     return { etag };
   }
 
-  async delete(ref: ObjectRef): Promise<void> {
+  async delete(ref: ObjectRef, options: { ifMatch?: string } = {}): Promise<void> {
+    const k = MemoryStore.keyOf(ref);
+    if (options.ifMatch !== undefined && this.objects.get(k)?.etag !== options.ifMatch) return;
     this.deletes.push({ bucket: ref.bucket, key: ref.key });
-    this.objects.delete(MemoryStore.keyOf(ref));
+    this.objects.delete(k);
   }
 }

@@ -276,8 +276,53 @@ describe('a duplicate in flight costs nothing', () => {
     ]);
 
     expect(outcomes.map((o) => o.kind).sort()).toEqual(['claimed', 'held']);
-    expect(await releaseLease(store, ref)).toBe(true);
-    expect(await claimLease({ store, ref, lease: lease('c'), now: 1_000 })).toEqual({ kind: 'claimed' });
+    const mine = outcomes.find((o) => o.kind === 'claimed') as { kind: 'claimed'; etag: string };
+    expect(await releaseLease(store, ref, mine.etag)).toBe(true);
+    expect(await claimLease({ store, ref, lease: lease('c'), now: 1_000 })).toMatchObject({ kind: 'claimed' });
+  });
+
+  it('releases only its own lease: one taken over for a newer version stays with its holder', async () => {
+    // Prepare: version 1 claims; version 2 takes the lease over (another version)
+    const store = new MemoryStore();
+    const ref = { bucket: BUCKET, key: 'results/.fieldlens/leases/x.lease' };
+    const v1 = (await claimLease({ store, ref, lease: { etag: 'e1', fingerprint: 'f', owner: 'v1', expiresAt: 9_000 }, now: 1_000 })) as { etag: string };
+    await claimLease({ store, ref, lease: { etag: 'e2', fingerprint: 'f', owner: 'v2', expiresAt: 9_000 }, now: 1_000 });
+
+    // Act: version 1 finishes and gives back what it thinks is its lease
+    await releaseLease(store, ref, v1.etag);
+
+    // Assess
+    const held = JSON.parse(store.objects.get(`${BUCKET}/${ref.key}`)!.body.toString('utf8')) as { owner: string };
+    expect(held.owner).toBe('v2');
+  });
+
+  it('looks for a final result again after claiming: a delivery that just finished costs a HEAD, not every field', async () => {
+    // Prepare: admission sees no result; the other delivery finishes before the claim
+    const w = aWorld();
+    const etag = w.store.put(source('incoming/a.jpg'), JPEG_BYTES);
+    const head = w.store.head.bind(w.store);
+    let resultHeads = 0;
+    w.store.head = async (ref: ObjectRef) => {
+      if (ref.key === 'results/a.jpg.json' && ++resultHeads === 1) {
+        const info = await head(ref);
+        w.store.put(source('results/a.jpg.json'), Buffer.from('{}'), {
+          metadata: {
+            [RESULT_METADATA.sourceEtag]: etag,
+            [RESULT_METADATA.fingerprint]: w.deps.settings.fingerprint,
+            [RESULT_METADATA.state]: 'final',
+          },
+        });
+        return info;
+      }
+      return head(ref);
+    };
+
+    // Act
+    const outcome = await processObject(w.deps, { ...source('incoming/a.jpg'), etag }, w.invocation());
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'skipped', reason: 'duplicate', resultKey: 'results/a.jpg.json' });
+    expect(w.model.calls).toHaveLength(0);
   });
 
   it('takes over a live lease for another version or configuration', async () => {
@@ -285,7 +330,7 @@ describe('a duplicate in flight costs nothing', () => {
     const ref = { bucket: BUCKET, key: 'results/.fieldlens/leases/x.lease' };
     store.put(ref, Buffer.from(JSON.stringify({ etag: 'old', fingerprint: 'f', owner: 'a', expiresAt: 9_000 })));
 
-    expect(await claimLease({ store, ref, lease: { etag: 'new', fingerprint: 'f', owner: 'b', expiresAt: 9_000 }, now: 1_000 })).toEqual({
+    expect(await claimLease({ store, ref, lease: { etag: 'new', fingerprint: 'f', owner: 'b', expiresAt: 9_000 }, now: 1_000 })).toMatchObject({
       kind: 'claimed',
     });
   });

@@ -29,7 +29,7 @@ function runApp(context: Record<string, unknown>): { status: number | null; stde
 describe('infra/app.ts', () => {
   it('synthesizes the stack from the two required context values, without credentials', () => {
     // Act
-    const { status, stderr, outdir } = runApp({ modelBaseUrl: 'http://10.0.0.5:8000/v1', modelName: 'qwen' });
+    const { status, stderr, outdir } = runApp({ modelBaseUrl: 'https://models.example.com/v1', modelName: 'qwen' });
 
     // Assess
     expect(stderr).not.toMatch(/error/i);
@@ -43,7 +43,7 @@ describe('infra/app.ts', () => {
   it('synthesizes the Step Functions fan-out with fanout=stepfunctions under its own stack name', () => {
     // Act
     const { status, stderr, outdir } = runApp({
-      modelBaseUrl: 'http://10.0.0.5:8000/v1',
+      modelBaseUrl: 'https://models.example.com/v1',
       modelName: 'qwen',
       fanout: 'stepfunctions',
       stackName: 'FieldlensSfn',
@@ -95,7 +95,7 @@ describe('infra/app.ts', () => {
 
   it('stops with a readable message when the props cannot work (queue trigger, one-request endpoint)', () => {
     const { status, stderr } = runApp({
-      modelBaseUrl: 'http://10.0.0.5:8000/v1',
+      modelBaseUrl: 'https://models.example.com/v1',
       modelName: 'qwen',
       trigger: 'queue',
       modelMaxConcurrency: '1',

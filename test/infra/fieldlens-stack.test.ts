@@ -1,9 +1,11 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LABEL_FIELDS, type FieldSet } from '../../functions/core/fields';
 import { FieldlensPropsError } from '../../infra/errors';
-import { buildStack, logicalId, MODEL, render } from './support';
+import { FieldlensStack } from '../../infra/fieldlens-stack';
+import { buildStack, logicalId, MODEL, testApp } from './support';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fieldlens-key-AbCdEf';
 
@@ -104,10 +106,23 @@ describe('FieldlensStack: an existing bucket', () => {
     });
   });
 
-  it('writes results to OUTPUT_BUCKET, the named bucket by default', () => {
+  it('writes results to the named bucket by default: OUTPUT_BUCKET unset means the source bucket', () => {
     const { template } = buildStack({ existingBucketName: 'my-images' });
 
-    expect(functionProps(template).Environment.Variables.OUTPUT_BUCKET).toBe('my-images');
+    expect(functionProps(template).Environment.Variables.OUTPUT_BUCKET).toBeUndefined();
+  });
+
+  it('names a separate output bucket in OUTPUT_BUCKET', () => {
+    // Prepare
+    const app = testApp();
+    const results = new s3.Bucket(new Stack(app, 'Results'), 'Results');
+
+    // Act
+    const stack = new FieldlensStack(app, 'Fieldlens', { model: MODEL, existingBucketName: 'my-images', existingOutputBucket: results });
+
+    // Assess
+    // A reference to the other stack's bucket name.
+    expect(JSON.stringify(functionProps(Template.fromStack(stack)).Environment.Variables.OUTPUT_BUCKET)).toMatch(/Results.*Results/);
   });
 
   it('refuses an existing bucket together with options for a new one', () => {
@@ -150,7 +165,7 @@ describe('FieldlensStack: the on-upload function', () => {
     // Assess
     const env = functionProps(template).Environment.Variables;
     expect(env).toMatchObject({
-      MODEL_BASE_URL: 'http://10.0.0.5:8000/v1',
+      MODEL_BASE_URL: MODEL.baseUrl,
       MODEL_NAME: 'qwen',
       MODEL_MAX_CONCURRENCY: '5',
       MODEL_TIMEOUT_MS: '90000',
@@ -164,7 +179,8 @@ describe('FieldlensStack: the on-upload function', () => {
       LOG_LEVEL: 'debug',
       NODE_OPTIONS: '--enable-source-maps',
     });
-    expect(render(env.OUTPUT_BUCKET)).toBe(`<${logicalId(template, 'AWS::S3::Bucket', 'Bucket')}>`);
+    // Results go to the stack's bucket, the source bucket: the function is told so by no OUTPUT_BUCKET.
+    expect(env.OUTPUT_BUCKET).toBeUndefined();
   });
 
   it('leaves FIELDS unset for the built-in field set and carries a custom one as JSON', () => {
@@ -444,7 +460,7 @@ describe('FieldlensStack: outputs and plumbing', () => {
   it('refuses a model base URL that is not http(s)', () => {
     const act = () => buildStack({ model: { baseUrl: 'models.example.com/v1', name: 'qwen' } });
 
-    expect(act).toThrow(/model.baseUrl: expected an http\(s\) URL/);
+    expect(act).toThrow('MODEL_BASE_URL: expected an http(s) URL such as http://10.0.0.5:8000/v1 (got "models.example.com/v1")');
   });
 
   it('refuses the Step Functions fan-out with the queue trigger (its runs wait in Step Functions)', () => {

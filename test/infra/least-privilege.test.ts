@@ -2,18 +2,23 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { StepFunctionsPipeline } from '../../infra/constructs/stepfunctions-pipeline';
 import type { FieldlensStackProps } from '../../infra/fieldlens-stack';
-import { allowedPermissions, buildStack, logicalId, newStack, type Permission } from './support';
+import { allowedPermissions, buildStack, logicalId, MODEL, newStack, type Permission } from './support';
 
 /** Actions that may appear in the template at all, and where. */
 function isAllowed(p: Permission, prefixes: { input: string; output: string }): boolean {
   const objectUnder = (prefix: string) => p.resource.endsWith(`/${prefix}*`) && !p.resource.includes('/*/');
   // The backfill's Map Run results, in its own folder under the output prefix.
   const backfillResults = p.resource.endsWith(`/${prefixes.output}.fieldlens/backfill/*`) && !p.resource.includes('/*/');
+  // Written out here on purpose, not imported from functions/: the Step Functions field parts.
+  const partsUnderOutput = objectUnder(`${prefixes.output}.fieldlens/parts/`);
   switch (p.action) {
     case 's3:GetObject':
       return objectUnder(prefixes.input) || objectUnder(prefixes.output) || backfillResults;
     case 's3:PutObject':
-      return objectUnder(prefixes.output) || backfillResults;
+      return objectUnder(prefixes.output) || partsUnderOutput || backfillResults;
+    // Merge and RecordFailure clean up the parts; nothing else is ever deleted.
+    case 's3:DeleteObject':
+      return partsUnderOutput;
     case 's3:ListMultipartUploadParts':
     case 's3:AbortMultipartUpload':
       return backfillResults;
@@ -197,7 +202,7 @@ describe('least privilege: the function role', () => {
       existingBucketName: 'my-images',
       inputPrefix: 'in/',
       outputPrefix: 'out/',
-      model: { baseUrl: 'http://10.0.0.5:8000/v1', name: 'qwen', existingApiKeySecretArn: arn },
+      model: { ...MODEL, existingApiKeySecretArn: arn },
     });
 
     // Assess
@@ -257,13 +262,16 @@ describe('least privilege: the Step Functions mode, one role per step', () => {
     return [`logs:CreateLogStream on <${logGroup}.Arn>`, `logs:PutLogEvents on <${logGroup}.Arn>`];
   };
 
-  it('the starter may start the one state machine and send dead letters, nothing else', () => {
+  const parts = `<${bucket}.Arn>/results/.fieldlens/parts/*`;
+
+  it('the starter may HEAD results, start the one state machine and send dead letters, nothing else', () => {
     const dlq = id('AWS::SQS::Queue', 'DeadLetters');
     const machine = id('AWS::StepFunctions::StateMachine', 'StateMachine');
 
     expect(functionPermissions(template, 'PipelineStartRole')).toEqual(
       [
         ...logLines('Start'),
+        `s3:GetObject on <${bucket}.Arn>/results/*`,
         `sqs:GetQueueAttributes on <${dlq}.Arn>`,
         `sqs:GetQueueUrl on <${dlq}.Arn>`,
         `sqs:SendMessage on <${dlq}.Arn>`,
@@ -283,18 +291,29 @@ describe('least privilege: the Step Functions mode, one role per step', () => {
     );
   });
 
-  it('ExtractField may read images and the secret, and write nothing', () => {
+  it("ExtractField may read images and the secret, and write only its field's outcome under the parts prefix", () => {
     const secret = id('AWS::SecretsManager::Secret', 'ModelApiKey');
 
     expect(functionPermissions(template, 'PipelineExtractFieldRole')).toEqual(
-      [...logLines('ExtractField'), `s3:GetObject on <${bucket}.Arn>/incoming/*`, `secretsmanager:GetSecretValue on <${secret}>`].sort(),
+      [
+        ...logLines('ExtractField'),
+        `s3:GetObject on <${bucket}.Arn>/incoming/*`,
+        `s3:PutObject on ${parts}`,
+        `secretsmanager:GetSecretValue on <${secret}>`,
+      ].sort(),
     );
   });
 
-  it('Merge may only write results; RecordFailure may read (HEAD) and write them', () => {
-    expect(functionPermissions(template, 'PipelineMergeRole')).toEqual([...logLines('Merge'), `s3:PutObject on <${bucket}.Arn>/results/*`].sort());
+  it('Merge and RecordFailure may HEAD images, read and write results, and delete parts; RecordFailure may also write them', () => {
+    const common = [
+      `s3:GetObject on <${bucket}.Arn>/incoming/*`,
+      `s3:GetObject on <${bucket}.Arn>/results/*`,
+      `s3:PutObject on <${bucket}.Arn>/results/*`,
+      `s3:DeleteObject on ${parts}`,
+    ];
+    expect(functionPermissions(template, 'PipelineMergeRole')).toEqual([...logLines('Merge'), ...common].sort());
     expect(functionPermissions(template, 'PipelineRecordFailureRole')).toEqual(
-      [...logLines('RecordFailure'), `s3:GetObject on <${bucket}.Arn>/results/*`, `s3:PutObject on <${bucket}.Arn>/results/*`].sort(),
+      [...logLines('RecordFailure'), ...common, `s3:PutObject on ${parts}`].sort(),
     );
   });
 
@@ -350,6 +369,18 @@ describe('least privilege: nothing in the template widens it', () => {
 
     // Assess
     expect(found.map((p) => p.action)).toEqual(expect.arrayContaining(['s3:GetObject*', 's3:List*']));
+  });
+
+  it('the check catches a delete outside the parts prefix', () => {
+    // Prepare
+    const { stack } = newStack({ fanout: 'stepfunctions' });
+    stack.bucket.grantDelete(stack.pipeline.handler, 'results/*');
+
+    // Act
+    const found = widenings(Template.fromStack(stack));
+
+    // Assess
+    expect(found.map((p) => p.action)).toContain('s3:DeleteObject*');
   });
 
   it('the check catches a put under the input prefix', () => {

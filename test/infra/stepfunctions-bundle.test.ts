@@ -14,7 +14,7 @@ const outdir = mkdtempSync(join(tmpdir(), 'fieldlens-sfn-bundle-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 describe('the Step Functions handler bundles (real esbuild, no Docker)', () => {
-  it('bundles each of the five handlers into one ESM file that Node loads, the starter without the model client', async () => {
+  it('bundles each of the five handlers into one ESM file that Node loads, only ExtractField with the model client', async () => {
     // Prepare
     for (const file of Object.values(SFN_ENTRIES)) expect(existsSync(file), `${file} must exist`).toBe(true);
     const app = testApp({ bundle: true, outdir });
@@ -28,11 +28,13 @@ describe('the Step Functions handler bundles (real esbuild, no Docker)', () => {
 
     // Assess
     const sizes: Record<string, number> = {};
+    const bundles: Record<string, string> = {};
     const probes = Object.entries(pipeline.functions).map(async ([name, f]) => {
       const key = template.Resources[functionLogicalId(f.function)]!.Properties.Code!.S3Key!;
       const assetDir = join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
       const bundle = join(assetDir, 'index.mjs');
-      expect(readFileSync(bundle, 'utf8').startsWith(ESM_REQUIRE_BANNER), name).toBe(true);
+      bundles[name] = readFileSync(bundle, 'utf8');
+      expect(bundles[name]!.startsWith(ESM_REQUIRE_BANNER), name).toBe(true);
       sizes[name] = statSync(bundle).size;
       const probe = await probeBundle(assetDir, bundle);
       expect(probe.stderr, name).toBe('');
@@ -41,5 +43,8 @@ describe('the Step Functions handler bundles (real esbuild, no Docker)', () => {
     await Promise.all(probes);
     for (const [name, size] of Object.entries(sizes)) expect(size, name).toBeLessThan(MiB);
     expect(sizes.start).toBeLessThan(256 * 1024);
+    // Only ExtractField asks the model, so only it carries the HTTP client (undici, whose error codes are in every copy).
+    for (const name of ['start', 'prepare', 'merge', 'recordFailure']) expect(bundles[name], name).not.toContain('UND_ERR_SOCKET');
+    expect(bundles.extractField).toContain('UND_ERR_SOCKET');
   });
 });

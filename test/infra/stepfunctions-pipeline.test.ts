@@ -2,7 +2,8 @@ import { App, Duration } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LABEL_FIELDS } from '../../functions/core/fields';
-import { LAMBDA_SERVICE_ERRORS, LAMBDA_THROTTLED, SFN_STATES } from '../../infra/constructs/stepfunctions-definition';
+import { LAMBDA_SERVICE_ERRORS, LAMBDA_THROTTLED, RUN_RETRYABLE_ERROR, SFN_STATES } from '../../infra/constructs/stepfunctions-definition';
+import { ENDPOINT_VARIABLES } from '../../infra/constructs/stepfunctions-functions';
 import type { StepFunctionsPipeline } from '../../infra/constructs/stepfunctions-pipeline';
 import { FieldlensStack, type FieldlensStackProps } from '../../infra/fieldlens-stack';
 import { functionLogicalId, synthesizedStateMachine } from '../support/local-state-machine';
@@ -67,15 +68,22 @@ describe('StepFunctionsPipeline: the trigger', () => {
     });
   });
 
-  it('tells the starter which state machine to start and which prefixes are its own', () => {
-    const { template } = sfnStack({ inputPrefix: 'uploads/', outputPrefix: 'out/' });
+  it('tells the starter which state machine to start, which prefixes are its own and what the fingerprint covers, not the endpoint', () => {
+    const fields = DEFAULT_LABEL_FIELDS.slice(0, 2);
+    const { template } = sfnStack({ inputPrefix: 'uploads/', outputPrefix: 'out/', fields });
 
     const machine = logicalId(template, 'AWS::StepFunctions::StateMachine', 'StateMachine');
-    expect(functionProps(template, 'PipelineStartFunction').Environment.Variables).toMatchObject({
+    const env = functionProps(template, 'PipelineStartFunction').Environment.Variables;
+    expect(env).toMatchObject({
       STATE_MACHINE_ARN: { Ref: machine },
       INPUT_PREFIX: 'uploads/',
       OUTPUT_PREFIX: 'out/',
+      MODEL_NAME: MODEL.name,
+      MODEL_RESPONSE_FORMAT: 'json_schema',
+      OUTPUT_BUCKET: { Ref: logicalId(template, 'AWS::S3::Bucket', 'Bucket') },
     });
+    expect(JSON.parse(env.FIELDS)).toEqual(fields);
+    for (const name of ENDPOINT_VARIABLES) expect(env[name], name).toBeUndefined();
   });
 
   it('retries a failed start, keeps S3 events up to 6 hours, then sends them to the dead-letter queue', () => {
@@ -139,7 +147,7 @@ describe('StepFunctionsPipeline: the state machine', () => {
     expect(definition.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
   });
 
-  it('goes Prepare → IsAdmitted → ExtractFields (Map) → Merge, or to Done when nothing is left', () => {
+  it('goes Prepare → IsAdmitted → ExtractFields (Map) → Merge → IsRetryableFailure, or to Done when nothing is left', () => {
     const { definition, states } = sfnStack();
 
     expect(definition.StartAt).toBe(SFN_STATES.prepare);
@@ -152,15 +160,40 @@ describe('StepFunctionsPipeline: the state machine', () => {
     expect(states.ExtractFields).toMatchObject({ Type: 'Map', Next: SFN_STATES.merge, ResultPath: '$.outcomes' });
     expect(states.Merge).toMatchObject({
       Type: 'Task',
-      End: true,
+      Next: SFN_STATES.isRetryableFailure,
       Parameters: {
         'source.$': '$.prepared.source',
         'resultRef.$': '$.prepared.resultRef',
+        'resultEtag.$': '$.prepared.resultEtag',
         'startedAt.$': '$.prepared.startedAt',
+        'runs.$': '$.prepared.runs',
+        'kept.$': '$.prepared.kept',
         'outcomes.$': '$.outcomes',
       },
     });
     expect(states.Done).toMatchObject({ Type: 'Succeed', OutputPath: '$.prepared' });
+  });
+
+  it('fails the run (RESULT_RETRYABLE) after a failed, retryable document, and succeeds otherwise', () => {
+    const { states } = sfnStack();
+
+    expect(states.IsRetryableFailure).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.retryable', IsPresent: true },
+            { Variable: '$.status', StringEquals: 'failed' },
+            { Variable: '$.retryable', BooleanEquals: true },
+          ],
+          Next: SFN_STATES.retryLater,
+        },
+      ],
+      Default: SFN_STATES.finished,
+    });
+    expect(states.RetryLater).toMatchObject({ Type: 'Fail', Error: RUN_RETRYABLE_ERROR });
+    expect(RUN_RETRYABLE_ERROR).toBe('RESULT_RETRYABLE');
+    expect(states.Finished).toMatchObject({ Type: 'Succeed' });
   });
 
   it('invokes each function by its ARN and returns its payload as is', () => {
@@ -170,17 +203,18 @@ describe('StepFunctionsPipeline: the state machine', () => {
     expect(machine.taskFunctions).toEqual({
       [SFN_STATES.prepare]: functionLogicalId(f.prepare.function),
       [SFN_STATES.extractField]: functionLogicalId(f.extractField.function),
+      [SFN_STATES.recordFieldFailure]: functionLogicalId(f.recordFailure.function),
       [SFN_STATES.merge]: functionLogicalId(f.merge.function),
       [SFN_STATES.recordFailure]: functionLogicalId(f.recordFailure.function),
     });
   });
 
-  it('maps over the field names, handing each iteration references only (the field and the source)', () => {
+  it('maps over the fields to ask, handing each iteration references only (the field, the source, the run number)', () => {
     const { states } = sfnStack();
 
     expect(states.ExtractFields).toMatchObject({
       ItemsPath: '$.prepared.fields',
-      ItemSelector: { 'field.$': '$$.Map.Item.Value', 'source.$': '$.prepared.source' },
+      ItemSelector: { 'field.$': '$$.Map.Item.Value', 'source.$': '$.prepared.source', 'runs.$': '$.prepared.runs' },
       ItemProcessor: { StartAt: SFN_STATES.extractField },
     });
   });
@@ -246,7 +280,7 @@ describe('StepFunctionsPipeline: the endpoint budget', () => {
 });
 
 describe('StepFunctionsPipeline: Retry and Catch', () => {
-  const tasks = [SFN_STATES.prepare, SFN_STATES.extractField, SFN_STATES.merge, SFN_STATES.recordFailure];
+  const tasks = [SFN_STATES.prepare, SFN_STATES.extractField, SFN_STATES.recordFieldFailure, SFN_STATES.merge, SFN_STATES.recordFailure];
 
   it.each(tasks)('%s retries Lambda service errors and throttling with backoff and full jitter, and nothing else', (name) => {
     const { states } = sfnStack();
@@ -256,6 +290,7 @@ describe('StepFunctionsPipeline: Retry and Catch', () => {
       { ErrorEquals: [LAMBDA_THROTTLED], IntervalSeconds: 1, BackoffRate: 2, MaxDelaySeconds: 60, MaxAttempts: 200, JitterStrategy: 'FULL' },
       { ErrorEquals: [...LAMBDA_SERVICE_ERRORS], IntervalSeconds: 2, BackoffRate: 2, MaxDelaySeconds: 30, MaxAttempts: 6, JitterStrategy: 'FULL' },
     ]);
+    expect(retry[1]!.ErrorEquals).toContain('Lambda.ClientExecutionTimeoutException');
     // Model retries stay in the client: a failure of the function's own code is never retried here.
     expect(JSON.stringify(retry)).not.toMatch(/States\.(ALL|TaskFailed)/);
   });
@@ -269,18 +304,30 @@ describe('StepFunctionsPipeline: Retry and Catch', () => {
     },
   );
 
-  it('catches a broken field task into FieldTaskFailed, which hands Merge the field name and the error', () => {
+  it("catches a broken field task into RecordFieldFailure, which writes the failure as the field's outcome", () => {
     const { states } = sfnStack();
 
-    expect(states.ExtractField!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.taskError', Next: SFN_STATES.fieldTaskFailed }]);
-    expect(states.FieldTaskFailed).toMatchObject({ Type: 'Pass', End: true, Parameters: { 'name.$': '$.field', 'taskError.$': '$.taskError' } });
+    expect(states.ExtractField!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.taskError', Next: SFN_STATES.recordFieldFailure }]);
+    expect(states.RecordFieldFailure).toMatchObject({
+      Type: 'Task',
+      End: true,
+      Parameters: { fieldFailure: { 'field.$': '$.field', 'source.$': '$.source', 'runs.$': '$.runs', 'taskError.$': '$.taskError' } },
+    });
   });
 
-  it('hands RecordFailure the whole state and the execution start, and ends there', () => {
+  it("keeps only the error's name when even the failure cannot be written, so the Map's result stays bounded", () => {
+    const { states } = sfnStack();
+
+    expect(states.RecordFieldFailure!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: SFN_STATES.fieldTaskFailed }]);
+    expect(states.FieldTaskFailed).toMatchObject({ Type: 'Pass', End: true, Parameters: { 'name.$': '$.field', taskError: { 'Error.$': '$.taskError.Error' } } });
+    expect(JSON.stringify(states.FieldTaskFailed)).not.toContain('Cause');
+  });
+
+  it('hands RecordFailure the whole state and the execution start, then the same Choice as Merge', () => {
     const { states } = sfnStack();
 
     expect(states.RecordFailure).toMatchObject({
-      End: true,
+      Next: SFN_STATES.isRetryableFailure,
       Parameters: { 'run.$': '$', 'executionStartedAt.$': '$$.Execution.StartTime' },
     });
     expect(states.RecordFailure!.Catch).toBeUndefined();
@@ -314,15 +361,37 @@ describe('StepFunctionsPipeline: the functions', () => {
     expect(functionProps(template, 'PipelineExtractFieldFunction')).toMatchObject({ MemorySize: 1024, Timeout: 180 });
   });
 
-  it('give the task functions the environment contract, with a custom field set as JSON', () => {
+  it('give the task functions the environment contract, with a custom field set as JSON; the endpoint only to ExtractField', () => {
     const fields = DEFAULT_LABEL_FIELDS.slice(0, 2);
     const { template } = sfnStack({ fields, inputPrefix: 'in/', outputPrefix: 'out/' });
 
     for (const name of ['Prepare', 'ExtractField', 'Merge', 'RecordFailure']) {
       const env = functionProps(template, `Pipeline${name}Function`).Environment.Variables;
-      expect(env, name).toMatchObject({ MODEL_BASE_URL: MODEL.baseUrl, MODEL_NAME: MODEL.name, INPUT_PREFIX: 'in/', OUTPUT_PREFIX: 'out/' });
+      expect(env, name).toMatchObject({ MODEL_NAME: MODEL.name, MODEL_RESPONSE_FORMAT: 'json_schema', INPUT_PREFIX: 'in/', OUTPUT_PREFIX: 'out/' });
       expect(JSON.parse(env.FIELDS), name).toEqual(fields);
+      if (name === 'ExtractField') {
+        expect(env).toMatchObject({ MODEL_BASE_URL: MODEL.baseUrl, MODEL_TIMEOUT_MS: '60000', MODEL_MAX_RETRIES: '3', MODEL_MAX_CONCURRENCY: '1' });
+      } else {
+        for (const variable of ENDPOINT_VARIABLES) expect(env[variable], `${name} ${variable}`).toBeUndefined();
+      }
     }
+  });
+});
+
+describe('StepFunctionsPipeline: field parts', () => {
+  it('expires parts left behind after a day, on a bucket the stack created', () => {
+    const { template, pipeline } = sfnStack({ outputPrefix: 'out/' });
+
+    expect(pipeline.fieldPartsExpire).toBe(true);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: [{ Id: 'expire-fieldlens-parts', Prefix: 'out/.fieldlens/parts/', ExpirationInDays: 1, Status: 'Enabled' }] },
+    });
+  });
+
+  it("leaves an existing bucket's lifecycle alone (Merge deletes the parts it read)", () => {
+    const { pipeline } = sfnStack({ existingBucketName: 'my-images' });
+
+    expect(pipeline.fieldPartsExpire).toBe(false);
   });
 });
 

@@ -26,7 +26,8 @@ export function testApp(options: { readonly bundle?: boolean; readonly outdir?: 
   });
 }
 
-export const MODEL = Object.freeze({ baseUrl: 'http://10.0.0.5:8000/v1', name: 'qwen' });
+/** An https endpoint on a public name: no VPC needed, no plain-http warning. */
+export const MODEL = Object.freeze({ baseUrl: 'https://models.example.com/v1', name: 'qwen' });
 
 /** A stack with the given props over a minimal valid model, not synthesized yet. */
 export function newStack(props: Partial<FieldlensStackProps> = {}): { app: App; stack: FieldlensStack } {

@@ -127,7 +127,7 @@ describe('the backfill state machine, run locally with the listing done ahead', 
   it('merges the run input over the defaults, checks the prefix, and runs every batch', async () => {
     // Prepare: 7 objects in batches of 3 (the stack's batchSize), one of them already current
     const listed = await imagesUnder('incoming/whole/', 7);
-    await realHandler()(batchesOf(listed.slice(0, 1), 3)[0], lambdaContext());
+    await realHandler()(batchesOf(listed.slice(0, 1), 3)[0]);
     rig.model.reset();
     const batches = batchesOf(listed, 3).map((b) => b.Items);
 

@@ -3,6 +3,7 @@
  * synthesizes, run by aws-local-stepfunctions, its tasks bound to the real
  * handlers, against s3rver and the OpenAI test server on loopback.
  */
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readEvent } from '../../functions/core/events';
 import { DEFAULT_LABEL_FIELDS } from '../../functions/core/fields';
@@ -12,6 +13,7 @@ import type { RunInput } from '../../functions/core/stepfunctions/contract';
 import { SFN_STATES } from '../../infra/constructs/stepfunctions-definition';
 import { BUCKET, LABEL_ANSWERS, labelHandler, lambdaContext, TINY_PNG } from '../support/harness';
 import type { S3NotificationEvent } from '../../local/s3-server';
+import type { LocalRun } from '../support/local-state-machine';
 import { startSfnRig, type SfnRig } from '../support/sfn-rig';
 
 /** The execution input the starter would send for this event. */
@@ -30,9 +32,16 @@ function timeless(doc: ResultDocument | undefined): unknown {
   };
 }
 
+/** The error a run ended with, as Step Functions would name it (the Fail state's `Error`). */
+function failedWith(run: LocalRun): string | undefined {
+  return (run.error?.cause as Error | undefined)?.name;
+}
+
 let rig: SfnRig;
 beforeAll(async () => {
   rig = await startSfnRig();
+  // The first synthesis loads all of CDK: done here, under the hook's longer timeout.
+  rig.machine();
 });
 afterAll(async () => rig?.close());
 beforeEach(() => {
@@ -101,7 +110,7 @@ describe('the synthesized state machine, run locally with the real handlers', ()
     expect(await rig.result('results/twice.png.json')).toEqual(first);
   });
 
-  it('records a field whose task breaks as TASK_FAILED and keeps the other fields', async () => {
+  it('records a field whose task breaks as TASK_FAILED (written as its outcome) and keeps the other fields', async () => {
     // Prepare: the real ExtractField handler, except that it crashes for one field.
     const real = rig.handlersWith();
     const event = await rig.put('incoming/crash-one.png', TINY_PNG);
@@ -118,7 +127,8 @@ describe('the synthesized state machine, run locally with the real handlers', ()
 
     // Assess
     const doc = (await rig.result('results/crash-one.png.json'))!;
-    expect(run.statesEntered).toContain(SFN_STATES.fieldTaskFailed);
+    expect(run.statesEntered).toContain(SFN_STATES.recordFieldFailure);
+    expect(run.statesEntered).not.toContain(SFN_STATES.fieldTaskFailed);
     expect(doc.status).toBe('partial');
     expect(doc.fields.name).toBe(LABEL_ANSWERS.name);
     expect(doc.fields.tag).toBeNull();
@@ -130,7 +140,7 @@ describe('the synthesized state machine, run locally with the real handlers', ()
     });
   });
 
-  it('writes the failed document when a task breaks as a whole (Prepare throws)', async () => {
+  it('writes the failed document when a task breaks as a whole (Prepare throws), then ends FAILED', async () => {
     const event = await rig.put('incoming/crash-prepare.png', TINY_PNG);
 
     const run = await rig.run(runInput(event), {
@@ -141,9 +151,9 @@ describe('the synthesized state machine, run locally with the real handlers', ()
       },
     });
 
-    expect(run.error).toBeUndefined();
-    expect(run.statesEntered).toEqual([SFN_STATES.prepare, SFN_STATES.recordFailure]);
-    expect(run.output).toEqual({ status: 'failed', retryable: true, resultBucket: BUCKET, resultKey: 'results/crash-prepare.png.json' });
+    // Every field failed for a passing reason: written, and the run fails so the dead-letter queue has it.
+    expect(failedWith(run)).toBe('RESULT_RETRYABLE');
+    expect(run.statesEntered).toEqual([SFN_STATES.prepare, SFN_STATES.recordFailure, SFN_STATES.isRetryableFailure, SFN_STATES.retryLater]);
     const doc = (await rig.result('results/crash-prepare.png.json'))!;
     expect(resultDocumentSchema.safeParse(doc).success).toBe(true);
     expect(doc.status).toBe('failed');
@@ -164,7 +174,8 @@ describe('the synthesized state machine, run locally with the real handlers', ()
       },
     });
 
-    expect(run.statesEntered.at(-1)).toBe(SFN_STATES.recordFailure);
+    expect(run.statesEntered).toContain(SFN_STATES.recordFailure);
+    expect(failedWith(run)).toBe('RESULT_RETRYABLE');
     const doc = (await rig.result('results/crash-merge.png.json'))!;
     expect(doc.status).toBe('failed');
     expect(doc.error).toEqual({ code: 'TASK_FAILED', message: 'RangeError: merge broke' });
@@ -174,7 +185,7 @@ describe('the synthesized state machine, run locally with the real handlers', ()
   it('never runs more fields at once than the Map\'s MaxConcurrency (2 for a 2-request endpoint)', async () => {
     // Prepare: 5 fields, each answered after 150 ms.
     rig.model.setHandler(labelHandler({}, 150));
-    const props = { model: { baseUrl: 'http://10.0.0.5:8000/v1', name: 'qwen', maxConcurrency: 2 } };
+    const props = { model: { baseUrl: 'https://models.example.com/v1', name: 'qwen', maxConcurrency: 2 } };
     const event = await rig.put('incoming/capped.png', TINY_PNG);
 
     // Act
@@ -185,5 +196,67 @@ describe('the synthesized state machine, run locally with the real handlers', ()
     expect(run.output).toMatchObject({ status: 'complete' });
     expect(rig.model.requests).toHaveLength(5);
     expect(rig.model.maxInFlight).toBe(2);
+  });
+
+  it('ends FAILED after writing a failed, retryable document when every field fails for a passing reason', async () => {
+    // Prepare: the endpoint answers 503 to every request; no transport retries, to keep it quick.
+    rig.model.setHandler(() => ({ kind: 'status', status: 503 }));
+    const event = await rig.put('incoming/all-503.png', TINY_PNG);
+
+    // Act
+    const run = await rig.run(runInput(event), { env: { MODEL_MAX_RETRIES: '0' } });
+
+    // Assess
+    expect(failedWith(run)).toBe('RESULT_RETRYABLE');
+    expect(run.statesEntered.slice(-3)).toEqual([SFN_STATES.merge, SFN_STATES.isRetryableFailure, SFN_STATES.retryLater]);
+    const doc = (await rig.result('results/all-503.png.json'))!;
+    expect(doc).toMatchObject({ status: 'failed', retryable: true, runs: 1 });
+    expect(Object.values(doc.fieldResults).map((r) => r.error?.code)).toEqual(DEFAULT_LABEL_FIELDS.map(() => 'MODEL_SERVER_ERROR'));
+  });
+
+  it('ends a partial, retryable run successfully; the next generation asks only the failed field and completes', async () => {
+    // Prepare: a first run in which suppliers gets 503.
+    rig.model.setHandler(labelHandler({ suppliers: () => ({ kind: 'status', status: 503 }) }));
+    const event = await rig.put('incoming/resume.png', TINY_PNG);
+    const env = { MODEL_MAX_RETRIES: '0' };
+    const first = await rig.run(runInput(event), { env });
+    const afterFirst = (await rig.result('results/resume.png.json'))!;
+    rig.model.reset();
+    rig.model.setHandler(labelHandler());
+
+    // Act: the run the starter names after generation 1.
+    const second = await rig.run({ ...runInput(event), generation: afterFirst.runs }, { env });
+
+    // Assess
+    expect(first.error).toBeUndefined();
+    expect(first.output).toMatchObject({ status: 'partial', retryable: true });
+    expect(afterFirst.fieldResults.suppliers).toMatchObject({ status: 'error', error: { code: 'MODEL_SERVER_ERROR' } });
+    expect(second.error).toBeUndefined();
+    expect(second.output).toMatchObject({ status: 'complete', retryable: false });
+    expect(rig.model.requests.map((r) => r.field)).toEqual(['suppliers']);
+    expect(second.statesEntered.filter((s) => s === SFN_STATES.extractField)).toHaveLength(1);
+    const doc = (await rig.result('results/resume.png.json'))!;
+    expect(doc).toMatchObject({ status: 'complete', retryable: false, runs: 2, fields: LABEL_ANSWERS });
+    expect(doc.fieldResults.name).toEqual(afterFirst.fieldResults.name);
+  });
+
+  it('passes answers by reference: the state carries no answer, and Merge deletes the parts it read', async () => {
+    const event = await rig.put('incoming/by-ref.png', TINY_PNG);
+    const seen: unknown[] = [];
+    const real = rig.handlersWith();
+
+    await rig.run(runInput(event), {
+      handlers: {
+        merge: async (input) => {
+          seen.push(input);
+          return real.merge(input);
+        },
+      },
+    });
+
+    expect(JSON.stringify(seen)).not.toContain(LABEL_ANSWERS.name);
+    expect((await rig.result('results/by-ref.png.json'))?.fields.name).toBe(LABEL_ANSWERS.name);
+    const parts = await rig.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'results/.fieldlens/parts/' }));
+    expect(parts.KeyCount ?? 0).toBe(0);
   });
 });

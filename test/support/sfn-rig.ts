@@ -2,11 +2,14 @@
  * A Step Functions rig for integration tests: the direct-mode rig (s3rver
  * and the OpenAI test server on loopback) plus the state machine a
  * `FieldlensStack` with `fanout: 'stepfunctions'` synthesizes, run by
- * aws-local-stepfunctions with its tasks bound to the real handlers.
+ * aws-local-stepfunctions with its tasks bound to the real handlers, and
+ * the real starter against a Step Functions test server.
  */
 import { Pool } from 'undici';
+import { createSfnClient } from '../../functions/adapters/sfn-starter';
 import { createModelClient } from '../../functions/model-client';
-import { loadModelRuntime, loadRuntime, once, type RuntimeParts } from '../../functions/runtime';
+import { loadModelRuntime, loadRuntime, loadStarterRuntime, once, type RuntimeParts } from '../../functions/runtime';
+import { createSfnStartHandler, type SfnStartHandler } from '../../functions/sfn-start';
 import { createSfnExtractFieldHandler } from '../../functions/sfn-extract-field';
 import { createSfnMergeHandler } from '../../functions/sfn-merge';
 import { createSfnPrepareHandler } from '../../functions/sfn-prepare';
@@ -17,6 +20,10 @@ import { newStack } from '../infra/support';
 import { lambdaContext, startRig, type Rig } from './harness';
 import { functionLogicalId, runLocally, synthesizedStateMachine, type LocalRun, type SynthesizedStateMachine, type TaskHandler } from './local-state-machine';
 import type { TestServerOptions } from './openai-test-server';
+import type { SfnTestServer } from './sfn-test-server';
+
+/** The state machine the starter tests start. */
+export const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:fieldlens-runs';
 
 /** The four task handlers, as plain functions of their input. */
 export interface TaskHandlers {
@@ -31,6 +38,12 @@ export interface SfnRig extends Rig {
   handlersWith(env?: Record<string, string>): TaskHandlers;
   /** Synthesizes a Step Functions stack with these props (cached per props). */
   machine(props?: Partial<FieldlensStackProps>): SynthesizedStateMachine & { pipeline: StepFunctionsPipeline };
+  /**
+   * The real starter over the real runtime (s3rver for the result check,
+   * the real SFNClient against `sfn`), with the task handlers' environment
+   * plus `env`, so both compute the same fingerprint.
+   */
+  starterWith(sfn: SfnTestServer, env?: Record<string, string>): SfnStartHandler;
   /** Runs one execution of the stack's state machine with these handlers (default: `handlersWith()`). */
   run(input: unknown, options?: { props?: Partial<FieldlensStackProps>; handlers?: Partial<TaskHandlers>; env?: Record<string, string> }): Promise<LocalRun>;
 }
@@ -40,17 +53,16 @@ export async function startSfnRig(options: { model?: TestServerOptions; buckets?
   const pools: Pool[] = [];
   const machines = new Map<string, SynthesizedStateMachine & { pipeline: StepFunctionsPipeline }>();
 
+  const baseEnv = { MODEL_NAME: 'test-model', DEADLINE_MARGIN_MS: '500', LOG_LEVEL: 'debug' };
+  const parts: RuntimeParts = { s3Client: rig.client, logWrite: (l) => void rig.logLines.push(l) };
   const handlersWith = (extra: Record<string, string> = {}): TaskHandlers => {
     const env = {
+      ...baseEnv,
       MODEL_BASE_URL: rig.model.baseUrl,
-      MODEL_NAME: 'test-model',
-      DEADLINE_MARGIN_MS: '500',
-      LOG_LEVEL: 'debug',
       // As the stack sets it for ExtractField: one request per invocation.
       MODEL_MAX_CONCURRENCY: '1',
       ...extra,
     };
-    const parts: RuntimeParts = { s3Client: rig.client, logWrite: (l) => void rig.logLines.push(l) };
     // The tasks that ask no model get the runtime Lambda gives them: no model client.
     const get = once(() => loadRuntime(env, parts));
     const getWithModel = once(() =>
@@ -87,9 +99,21 @@ export async function startSfnRig(options: { model?: TestServerOptions; buckets?
     return m;
   };
 
+  const starterWith = (sfn: SfnTestServer, extra: Record<string, string> = {}): SfnStartHandler => {
+    const sfnClient = createSfnClient({
+      endpoint: sfn.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+    // As the stack sets it for the starter: the pipeline's variables, no endpoint.
+    return createSfnStartHandler(once(() => loadStarterRuntime({ ...baseEnv, STATE_MACHINE_ARN, ...extra }, { ...parts, sfnClient })));
+  };
+
   return {
     ...rig,
     handlersWith,
+    starterWith,
     machine,
     async run(input, runOptions = {}) {
       const m = machine(runOptions.props);

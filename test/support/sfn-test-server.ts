@@ -3,8 +3,15 @@
  * (awsJson1_0, `X-Amz-Target: AWSStepFunctions.<Operation>`) for
  * `StartExecution`, so the starter runs with the real SFNClient.
  *
- * Like a standard state machine it refuses a name it has seen:
- * HTTP 400 with `{"__type": "ExecutionAlreadyExists", …}`.
+ * Names follow a standard state machine's rules, as the StartExecution API
+ * reference states them: a name already used does not start anything, and
+ * - while that execution is open and the input is identical, the call
+ *   succeeds and returns the open execution's ARN (the call is idempotent);
+ * - while it is open and the input differs, or once it has closed whatever
+ *   the input, the call fails with HTTP 400 `{"__type": "ExecutionAlreadyExists", …}`.
+ *
+ * An execution stays open until `onStart`'s promise settles (or `finish` is
+ * called); without `onStart` it stays open.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -17,11 +24,17 @@ export interface StartedExecution {
   readonly executionArn: string;
   /** The parsed execution input. */
   readonly input: unknown;
+  /** Open until its run ends. */
+  readonly status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 }
 
 export interface SfnTestServerOptions {
-  /** Called for every execution accepted (e.g. to run the state machine locally). */
-  readonly onStart?: (execution: StartedExecution) => void;
+  /**
+   * Called for every execution accepted (e.g. to run the state machine
+   * locally); the execution closes when the returned promise settles:
+   * `SUCCEEDED` when it resolves, `FAILED` when it rejects.
+   */
+  readonly onStart?: (execution: StartedExecution) => unknown;
 }
 
 export interface SfnTestServer {
@@ -33,13 +46,15 @@ export interface SfnTestServer {
   readonly startRequests: number;
   /** Answer the next `count` StartExecution requests with this error instead. */
   failNext(count: number, error: { status: number; type: string; message?: string }): void;
+  /** Closes an open execution, as its run ending would. */
+  finish(name: string, status?: 'SUCCEEDED' | 'FAILED'): void;
   close(): Promise<void>;
 }
 
 /** Starts a server on 127.0.0.1 with a free port. */
 export async function startSfnTestServer(options: SfnTestServerOptions = {}): Promise<SfnTestServer> {
-  const executions: StartedExecution[] = [];
-  const names = new Set<string>();
+  const executions: Array<StartedExecution & { status: StartedExecution['status']; inputText: string }> = [];
+  const byName = new Map<string, (typeof executions)[number]>();
   let startRequests = 0;
   let faults: { count: number; error: { status: number; type: string; message?: string } } | undefined;
 
@@ -74,21 +89,37 @@ export async function startSfnTestServer(options: SfnTestServerOptions = {}): Pr
       const match = /^arn:aws:states:([a-z0-9-]+):(\d{12}):stateMachine:(.+)$/.exec(arn);
       if (!match) return error(res, 400, 'InvalidArn', `invalid state machine ARN ${JSON.stringify(arn)}`);
       const name = body.name ?? `generated-${executions.length + 1}`;
-      if (names.has(name)) {
-        return error(res, 400, 'ExecutionAlreadyExists', `Execution Already Exists: 'arn:aws:states:${match[1]}:${match[2]}:execution:${match[3]}:${name}'`);
+      const inputText = body.input ?? '{}';
+      const existing = byName.get(name);
+      if (existing) {
+        if (existing.status === 'RUNNING' && existing.inputText === inputText) {
+          return reply(res, 200, { executionArn: existing.executionArn, startDate: Date.now() / 1000 });
+        }
+        return error(res, 400, 'ExecutionAlreadyExists', `Execution Already Exists: '${existing.executionArn}'`);
       }
-      names.add(name);
-      const execution: StartedExecution = {
+      const execution = {
         stateMachineArn: arn,
         name,
         executionArn: `arn:aws:states:${match[1]}:${match[2]}:execution:${match[3]}:${name}`,
-        input: body.input === undefined ? {} : (JSON.parse(body.input) as unknown),
+        input: JSON.parse(inputText) as unknown,
+        inputText,
+        status: 'RUNNING' as StartedExecution['status'],
       };
       executions.push(execution);
+      byName.set(name, execution);
       reply(res, 200, { executionArn: execution.executionArn, startDate: Date.now() / 1000 });
-      options.onStart?.(execution);
+      if (options.onStart) {
+        Promise.resolve(options.onStart(execution)).then(
+          () => finish(name, 'SUCCEEDED'),
+          () => finish(name, 'FAILED'),
+        );
+      }
     });
   });
+  const finish = (name: string, status: 'SUCCEEDED' | 'FAILED' = 'SUCCEEDED'): void => {
+    const execution = byName.get(name);
+    if (execution && execution.status === 'RUNNING') execution.status = status;
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -100,6 +131,7 @@ export async function startSfnTestServer(options: SfnTestServerOptions = {}): Pr
     failNext(count, err) {
       faults = { count, error: err };
     },
+    finish,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

@@ -5,11 +5,12 @@
  * follow these shapes; parsing them at each task turns a wiring mistake into
  * an `EVENT_INVALID` error naming the task and the path, not a crash later.
  *
- * Only references travel between states (bucket, key, ETag, field names),
- * never image bytes: Step Functions limits a state's data to 256 KiB.
+ * Only references travel between states (bucket, key, ETag, field names,
+ * where each field's outcome was written), never image bytes or answers:
+ * Step Functions limits a state's data to 256 KiB.
  */
 import * as z from 'zod';
-import type { FieldOutcome, SourceRef } from '../document';
+import type { SourceRef } from '../document';
 import { ErrorCode, FieldlensError } from '../errors';
 import type { SkipReason } from '../keys';
 import type { ObjectRef } from '../ports';
@@ -24,12 +25,30 @@ const sourceSchema = z.object({
   contentType: z.string().optional(),
 });
 
-/** The execution input the starter sends: the object as the S3 event named it (key decoded). */
+/**
+ * The execution input the starter sends: the object as the S3 event named
+ * it (key decoded), the generation the run's name was derived from, and a
+ * token of the delivery that started it.
+ */
 export const runInputSchema = z.looseObject({
   bucket: z.string().min(1),
   key: z.string().min(1),
   etag: z.string().optional(),
   size: z.number().int().nonnegative().optional(),
+  /**
+   * How many runs the stored result had when the starter named this one
+   * (see `runGenerationOf`): this run's documents count at least one more,
+   * so the next event's name is a new one.
+   */
+  generation: z.number().int().nonnegative().optional(),
+  /**
+   * The delivery that started the run (the starter's request id and the
+   * record's index). Step Functions treats a StartExecution with the same
+   * name and the same input as the same call, and answers it with success;
+   * with this token a second delivery's input differs, so it gets
+   * `ExecutionAlreadyExists` and is told apart as a duplicate.
+   */
+  delivery: z.string().optional(),
 });
 /** The execution input. */
 export type RunInput = z.infer<typeof runInputSchema>;
@@ -41,10 +60,19 @@ export interface PreparedRun {
   readonly source: SourceRef;
   /** Where the result document goes. */
   readonly resultRef: ObjectRef;
-  /** The result object's ETag when Prepare saw one (Merge writes with `If-Match` on it, else `If-None-Match: *`). */
-  readonly resultEtag?: string;
-  /** The field names the Map state iterates over, in field-set order. */
+  /**
+   * The result object's ETag as Prepare saw it (Merge writes with `If-Match`
+   * on it, and reads the kept fields only from that version), or `null`
+   * when there was none (`If-None-Match: *`). Never absent: a JSONPath to a
+   * missing key fails the state.
+   */
+  readonly resultEtag: string | null;
+  /** The field names the Map state iterates over: the ones to ask, in field-set order. */
   readonly fields: readonly string[];
+  /** Fields kept from the stored retryable document (not asked again); Merge reads them back from it. */
+  readonly kept: readonly string[];
+  /** This run's number: the document's `runs`, and part of every field part's key. */
+  readonly runs: number;
   /** When the run started, ISO 8601: the document's `startedAt`. */
   readonly startedAt: string;
 }
@@ -66,17 +94,32 @@ const preparedRunSchema = z.object({
   action: z.literal('extract'),
   source: sourceSchema,
   resultRef: objectRefSchema,
-  resultEtag: z.string().optional(),
+  resultEtag: z.string().nullable().optional(),
   fields: z.array(z.string().min(1)),
+  kept: z.array(z.string().min(1)).optional(),
+  runs: z.number().int().positive().optional(),
   startedAt: z.iso.datetime(),
 });
 
-/** The input of one ExtractField task: one field name and the image's reference. */
+/** The input of one ExtractField task: one field name, the image's reference and the run's number. */
 export const extractFieldInputSchema = z.object({
   field: z.string().min(1),
   source: sourceSchema,
+  runs: z.number().int().positive(),
 });
 export type ExtractFieldInput = z.infer<typeof extractFieldInputSchema>;
+
+/**
+ * What ExtractField returns: where it wrote the field's outcome, never the
+ * answer itself, so the Map's result stays a few hundred bytes per field
+ * whatever the answers hold (Step Functions limits a state to 256 KiB).
+ */
+export interface FieldPartRef {
+  readonly name: string;
+  /** The field's status, for people reading the execution history; Merge trusts only the part. */
+  readonly status: 'ok' | 'error';
+  readonly ref: ObjectRef;
+}
 
 /** A Step Functions error as a Catch hands it on: `Error` is the name, `Cause` the detail. */
 export const taskErrorSchema = z.looseObject({
@@ -85,42 +128,65 @@ export const taskErrorSchema = z.looseObject({
 });
 export type TaskError = z.infer<typeof taskErrorSchema>;
 
-/** A field whose ExtractField task failed as a whole (the iterator's Catch records it). */
+/**
+ * The input of the RecordFieldFailure task, where a crashed ExtractField's
+ * Catch leads: the iteration's input and the caught error. It writes the
+ * failure as the field's part, so even a long error cause never adds to
+ * the Map's result.
+ */
+export const recordFieldFailureInputSchema = z.object({
+  fieldFailure: extractFieldInputSchema.extend({ taskError: taskErrorSchema }),
+});
+export type RecordFieldFailureInput = z.infer<typeof recordFieldFailureInputSchema>;
+
+/**
+ * A field whose task failed and whose failure could not be written as a
+ * part either (the last Catch of the iteration): only the error's name is
+ * kept, at most 256 characters, so the state stays bounded.
+ */
 export interface FieldTaskFailure {
   readonly name: string;
   readonly taskError: TaskError;
 }
 
-/** One Map iteration's result: the field's outcome, or its task's failure. */
-export type FieldTaskResult = FieldOutcome | FieldTaskFailure;
+/** One Map iteration's result: where the field's outcome is, or its task's failure. */
+export type FieldTaskResult = FieldPartRef | FieldTaskFailure;
 
 const fieldTaskResultSchema = z.union([
   z.object({ name: z.string().min(1), taskError: taskErrorSchema }),
-  // The outcome's `result` is checked in full by the document schema when it is merged.
-  z.object({ name: z.string().min(1), value: z.unknown(), result: z.looseObject({ status: z.enum(['ok', 'error']) }) }),
+  z.object({ name: z.string().min(1), status: z.enum(['ok', 'error']), ref: objectRefSchema }),
 ]);
 
 /** The input of the Merge task. */
 export const mergeInputSchema = z.object({
   source: sourceSchema,
   resultRef: objectRefSchema,
-  resultEtag: z.string().optional(),
+  resultEtag: z.string().nullable().optional(),
   startedAt: z.iso.datetime(),
+  runs: z.number().int().positive(),
+  kept: z.array(z.string().min(1)),
   outcomes: z.array(fieldTaskResultSchema),
 });
 export interface MergeInput {
   readonly source: SourceRef;
   readonly resultRef: ObjectRef;
-  readonly resultEtag?: string;
+  /** See {@link PreparedRun.resultEtag}. */
+  readonly resultEtag?: string | null;
   readonly startedAt: string;
+  readonly runs: number;
+  readonly kept: readonly string[];
   readonly outcomes: readonly FieldTaskResult[];
 }
 
-/** What Merge (and RecordFailure) return: the execution's output. */
+/** What Merge (and RecordFailure) return: the execution's output, and what the last Choice reads. */
 export interface RunResult {
   readonly status: 'complete' | 'partial' | 'failed' | 'skipped';
-  /** Whether the written document is retryable (see the document's `retryable`). */
-  readonly retryable?: boolean;
+  /**
+   * Whether the written document is retryable (see the document's
+   * `retryable`); always present (`false` when nothing was written), since
+   * the Choice after Merge reads it.
+   */
+  readonly retryable: boolean;
   readonly resultBucket?: string;
   readonly resultKey?: string;
   /** Why nothing was written, when `status` is `skipped`. */
