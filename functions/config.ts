@@ -50,6 +50,12 @@ const pipelineEnvSchema = z.object({
   /** Time kept back from the Lambda's remaining time to write the result. */
   DEADLINE_MARGIN_MS: int(0, 600_000).default(5_000),
   LOG_LEVEL: logLevel,
+  /** Below this a field's confidence flags its document for review. */
+  REVIEW_CONFIDENCE_THRESHOLD: z.coerce
+    .number({ error: 'expected a number from 0 to 1' })
+    .min(0, 'expected a number from 0 to 1')
+    .max(1, 'expected a number from 0 to 1')
+    .default(0.8),
 });
 
 /** What the functions that ask the model read besides. */
@@ -64,6 +70,8 @@ const endpointEnvSchema = z.object({
   MODEL_TIMEOUT_MS: int(100, 900_000).default(60_000),
   MODEL_MAX_RETRIES: int(0, 10).default(3),
   MODEL_MAX_TOKENS: int(16, 32_768).default(1024),
+  /** Ask for token log-probabilities (each field's confidence). */
+  MODEL_LOGPROBS: z.enum(['true', 'false'], { error: 'expected true or false' }).default('false'),
 });
 
 const modelEnvSchema = pipelineEnvSchema.extend(endpointEnvSchema.shape);
@@ -93,6 +101,8 @@ export interface PipelineConfig {
   readonly maxImageBytes: number;
   readonly deadlineMarginMs: number;
   readonly logLevel: LogLevel;
+  /** Below this a field's confidence flags its document for review. */
+  readonly reviewThreshold: number;
 }
 
 /** The typed configuration of a function that asks the model. */
@@ -106,6 +116,8 @@ export interface Config extends PipelineConfig {
     readonly timeoutMs: number;
     readonly maxRetries: number;
     readonly maxTokens: number;
+    /** Ask the endpoint for token log-probabilities (`logprobs: true`). */
+    readonly logprobs: boolean;
   };
 }
 
@@ -142,6 +154,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       timeoutMs: e.MODEL_TIMEOUT_MS,
       maxRetries: e.MODEL_MAX_RETRIES,
       maxTokens: e.MODEL_MAX_TOKENS,
+      logprobs: e.MODEL_LOGPROBS === 'true',
     }),
   });
 }
@@ -218,6 +231,7 @@ function pipelineConfigFrom(e: z.infer<typeof pipelineEnvSchema>): PipelineConfi
     maxImageBytes: e.MAX_IMAGE_BYTES,
     deadlineMarginMs: e.DEADLINE_MARGIN_MS,
     logLevel: e.LOG_LEVEL,
+    reviewThreshold: e.REVIEW_CONFIDENCE_THRESHOLD,
   });
 }
 

@@ -29,6 +29,7 @@ export async function createModelClient(config: Config, parts: ModelClientParts 
     model: config.model.name,
     responseFormat: config.model.responseFormat,
     connections: config.model.maxConcurrency,
+    logprobs: config.model.logprobs,
     ...(parts.dispatcher ? { dispatcher: parts.dispatcher } : {}),
     ...(apiKey ? { apiKey } : {}),
   });

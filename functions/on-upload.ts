@@ -134,6 +134,11 @@ function logOutcome(log: Logger, outcome: ProcessOutcome): void {
     ...(slowest ? { slowestField: slowest.name, slowestFieldMs: slowest.latencyMs } : {}),
     fields: Object.fromEntries(results.map(([name, r]) => [name, r.error ? r.error.code : r.status])),
     ...(doc.error ? { error: doc.error } : {}),
+    // Counted per document, so a log query can chart how many need a person and why.
+    ...(doc.review ? { reviewNeeded: doc.review.needed, reviewReasons: doc.review.reasons } : {}),
+    ...(doc.checks
+      ? { findings: { error: doc.checks.summary.errors, warning: doc.checks.summary.warnings, info: doc.checks.summary.infos } }
+      : {}),
   });
 }
 

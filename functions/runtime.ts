@@ -147,6 +147,7 @@ function buildRuntime(config: PipelineConfig, env: Env, parts: RuntimeParts): Ru
         modelName: config.model.name,
         responseFormat: config.model.responseFormat,
       }),
+      reviewThreshold: config.reviewThreshold,
     },
     modelName: config.model.name,
     store: parts.decorateStore ? parts.decorateStore(s3) : s3,

@@ -6,8 +6,6 @@
  * builds that environment, so its message is the function's.
  */
 import { checkWatchedBucketProps } from './constructs/fieldlens-bucket';
-import { checkFunctionEnvironment, SYNTH_PLACEHOLDERS } from './constructs/environment-check';
-import { starterEnvironment } from './constructs/function-environment';
 import { checkModelApiKeyProps } from './constructs/model-api-key';
 import { checkModelNetworkProps } from './constructs/model-network';
 import { FieldlensPropsError } from './errors';
@@ -30,35 +28,5 @@ export function validateStackProps(props: FieldlensStackProps): void {
     throw new FieldlensPropsError(
       'reserveConcurrency: only the direct trigger uses reserved concurrency (and eventbridge, which invokes the function the same way); the queue trigger limits concurrency on its event source',
     );
-  }
-  if (props.fanout === 'stepfunctions') checkStarterEnvironment(props);
-}
-
-/**
- * The Step Functions starter's environment, checked with the starter's own
- * config. It has no `OUTPUT_BUCKET`, so the starter refuses overlapping
- * prefixes even with a separate output bucket; the message says so then.
- */
-function checkStarterEnvironment(props: FieldlensStackProps): void {
-  const env = starterEnvironment(
-    {
-      // The stack's defaults.
-      inputPrefix: props.inputPrefix ?? 'incoming/',
-      outputPrefix: props.outputPrefix ?? 'results/',
-      ...(props.logLevel !== undefined ? { logLevel: props.logLevel } : {}),
-    },
-    SYNTH_PLACEHOLDERS.STATE_MACHINE_ARN!,
-  );
-  try {
-    checkFunctionEnvironment('starter', env);
-  } catch (err) {
-    const separate = props.existingOutputBucket !== undefined && props.existingOutputBucket !== props.existingBucket;
-    if (err instanceof FieldlensPropsError && separate) {
-      throw new FieldlensPropsError(
-        `${err.message}. With fanout=stepfunctions this holds even with existingOutputBucket: the starter is not told the output bucket`,
-        { cause: err },
-      );
-    }
-    throw err;
   }
 }

@@ -23,6 +23,7 @@ import { createOnUploadHandler, type DirectResponse } from '../functions/on-uplo
 import { createModelClient } from '../functions/model-client';
 import { loadModelRuntime, once } from '../functions/runtime';
 import { startLocalModelServer } from './model-server/server';
+import { writeHtmlReport } from './report/write-report';
 import { s3ObjectCreatedEvent, startLocalS3, type S3NotificationEvent } from './s3-server';
 
 const DATA_DIR = resolve('.fieldlens/s3');
@@ -125,6 +126,9 @@ async function main(argv: string[]): Promise<number> {
     }
     console.log('');
     for (const r of results) console.log(r.line);
+    const docs = results.flatMap((r) => (r.doc ? [{ imagePath: r.path, document: r.doc }] : []));
+    const report = await writeHtmlReport(resolve('.fieldlens/report.html'), docs, { title: 'fieldlens — npm start', subtitle: `model ${config.model.name}` });
+    console.log(`\nreport: ${report}`);
     return results.every((r) => r.ok) ? 0 : 1;
   } catch (err) {
     if (err instanceof FieldlensError) {

@@ -30,6 +30,7 @@ import { prepareImage, sniffImage } from '../functions/core/image';
 import { formatTable, scoreValue, summarise } from './eval/score';
 import type { ScoredField } from './eval/score';
 import { startLocalModelServer } from './model-server/server';
+import { evalDocument, writeHtmlReport, type ReportSource } from './report/write-report';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif']);
@@ -110,6 +111,7 @@ async function main(): Promise<number> {
     const startedAt = new Date();
     const cells: ScoredField[] = [];
     const images: unknown[] = [];
+    const reportSources: ReportSource[] = [];
     for (const c of cases) {
       const bytes = await readFile(c.image);
       const mime = sniffImage(bytes);
@@ -133,6 +135,8 @@ async function main(): Promise<number> {
         logger: rt.logger.child({ image: rel }),
       }).finally(() => deadline.dispose());
       const durationMs = Math.round(performance.now() - started);
+      const document = evalDocument({ key: rel, bytes: bytes.length, mime, outcomes, settings: rt.settings, modelName: config.model.name, durationMs });
+      reportSources.push({ imagePath: c.image, document, expected: c.expected });
 
       const fields: Record<string, unknown> = {};
       const scored: ScoredField[] = [];
@@ -176,6 +180,8 @@ async function main(): Promise<number> {
     await mkdir(path.dirname(values.out), { recursive: true });
     await writeFile(values.out, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`report: ${path.relative(process.cwd(), values.out)}`);
+    const html = await writeHtmlReport(path.join(path.dirname(values.out), 'report.html'), reportSources, { title: 'fieldlens — npm run eval', subtitle: `model ${config.model.name}, ${cases.length} images` });
+    console.log(`HTML report: ${path.relative(process.cwd(), html)}`);
     if (local) {
       const s = local.stats();
       console.log(`local model: ${s.ocrRuns} OCR runs for ${cases.length} images (${s.hits} cache hits)`);

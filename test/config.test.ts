@@ -38,6 +38,7 @@ describe('loadConfig: defaults', () => {
       maxRetries: 3,
       maxTokens: 1024,
       responseFormat: 'json_schema',
+      logprobs: false,
     });
     expect(config.fields).toBe(DEFAULT_LABEL_FIELDS);
     expect(config.inputPrefix).toBe('incoming/');
@@ -316,5 +317,31 @@ describe('validateEnvironment', () => {
   it('accepts what the loader accepts', () => {
     expect(() => validateEnvironment('model', anEnv())).not.toThrow();
     expect(() => validateEnvironment('pipeline', { MODEL_NAME: 'm' })).not.toThrow();
+  });
+});
+
+describe('loadConfig: confidence and review', () => {
+  it('asks for no log-probabilities and flags confidences under 0.8 by default', () => {
+    const config = loadConfig(anEnv());
+
+    expect(config.model.logprobs).toBe(false);
+    expect(config.reviewThreshold).toBe(0.8);
+  });
+
+  it('reads MODEL_LOGPROBS and REVIEW_CONFIDENCE_THRESHOLD', () => {
+    const config = loadConfig(anEnv({ MODEL_LOGPROBS: 'true', REVIEW_CONFIDENCE_THRESHOLD: '0.55' }));
+
+    expect(config.model.logprobs).toBe(true);
+    expect(config.reviewThreshold).toBe(0.55);
+  });
+
+  it.each([
+    [{ MODEL_LOGPROBS: 'yes' }, 'MODEL_LOGPROBS: expected true or false (got "yes")'],
+    [{ REVIEW_CONFIDENCE_THRESHOLD: '80' }, 'REVIEW_CONFIDENCE_THRESHOLD: expected a number from 0 to 1 (got "80")'],
+    [{ REVIEW_CONFIDENCE_THRESHOLD: 'high' }, 'REVIEW_CONFIDENCE_THRESHOLD: expected a number from 0 to 1 (got "high")'],
+  ])('refuses %j, naming the variable', (env, message) => {
+    const err = configError(anEnv(env));
+
+    expect(err.message).toContain(message);
   });
 });

@@ -366,3 +366,105 @@ describe('logs', () => {
     expect(rig.model.requests[0]!.headers.authorization).toBe('Bearer sk-test-secret-123');
   });
 });
+
+describe('checks, confidence and the review flag', () => {
+  const written = () =>
+    rig.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'result written')!;
+
+  it('checks a clean label, needs no review, and logs both', async () => {
+    // Prepare
+    const event = await rig.put('incoming/trust-clean.png', TINY_PNG);
+
+    // Act
+    await rig.handlerWith()(event, lambdaContext());
+
+    // Assess
+    const doc = (await rig.result('results/trust-clean.png.json'))!;
+    expect(doc.checks!.summary).toEqual({ errors: 0, warnings: 0, infos: 0, codes: [] });
+    expect(Object.keys(doc.checks!.byField)).toEqual(['tag', 'risk_notice', 'pre_notice', 'suppliers']);
+    expect(doc.review).toEqual({ needed: false, reasons: [] });
+    expect(written()).toMatchObject({ reviewNeeded: false, reviewReasons: [], findings: { error: 0, warning: 0, info: 0 } });
+    // Confidences were not asked for.
+    expect(rig.model.requests.every((r) => r.body.logprobs === undefined)).toBe(true);
+    expect(Object.values(doc.fieldResults).every((r) => !('confidence' in r))).toBe(true);
+  });
+
+  it('flags a label whose pictograms lack one its hazards require, keeps its value, and logs the findings', async () => {
+    rig.model.setHandler(labelHandler({ tag: () => ({ kind: 'answer', value: ['危险'] }) }));
+    const event = await rig.put('incoming/trust-pictogram.png', TINY_PNG);
+
+    await rig.handlerWith()(event, lambdaContext());
+
+    const doc = (await rig.result('results/trust-pictogram.png.json'))!;
+    expect(doc.status).toBe('complete');
+    expect(doc.fields.tag).toEqual(['危险']);
+    expect(doc.review).toEqual({ needed: true, reasons: ['check:GHS_PICTOGRAM_MISSING:tag'] });
+    expect(written()).toMatchObject({ reviewNeeded: true, reviewReasons: ['check:GHS_PICTOGRAM_MISSING:tag'], findings: { error: 1, warning: 0, info: 0 } });
+  });
+
+  it('with MODEL_LOGPROBS=true records each field’s confidence and flags the one under the threshold', async () => {
+    // Prepare: one unlikely token inside the product name's value
+    rig.model.setHandler(labelHandler({ name: () => ({ kind: 'answer', value: '乙醇', logprobs: { tokens: { 醇: -1.2 } } }) }));
+    const event = await rig.put('incoming/trust-logprobs.png', TINY_PNG);
+
+    // Act
+    await rig.handlerWith({ MODEL_LOGPROBS: 'true' })(event, lambdaContext());
+
+    // Assess
+    const doc = (await rig.result('results/trust-logprobs.png.json'))!;
+    expect(rig.model.requests.every((r) => r.body.logprobs === true)).toBe(true);
+    expect(doc.fieldResults.name!.confidence).toBeCloseTo(Math.exp(-1.2), 6);
+    for (const name of ['tag', 'risk_notice', 'pre_notice', 'suppliers']) {
+      expect(doc.fieldResults[name]!.confidence).toBeCloseTo(Math.exp(-0.0005), 6);
+    }
+    expect(doc.review).toEqual({ needed: true, reasons: ['confidence:name<0.80'] });
+  });
+
+  it('takes the threshold from REVIEW_CONFIDENCE_THRESHOLD', async () => {
+    rig.model.setHandler(labelHandler({ name: () => ({ kind: 'answer', value: '乙醇', logprobs: { tokens: { 醇: -1.2 } } }) }));
+    const event = await rig.put('incoming/trust-threshold.png', TINY_PNG);
+
+    await rig.handlerWith({ MODEL_LOGPROBS: 'true', REVIEW_CONFIDENCE_THRESHOLD: '0.25' })(event, lambdaContext());
+
+    expect((await rig.result('results/trust-threshold.png.json'))!.review).toEqual({ needed: false, reasons: [] });
+  });
+
+  it('records a null confidence when the endpoint sends no log-probabilities, and flags nothing for it', async () => {
+    rig.model.setHandler(labelHandler({ name: () => ({ kind: 'answer', value: '乙醇', logprobs: { omit: true } }) }));
+    const event = await rig.put('incoming/trust-none.png', TINY_PNG);
+
+    await rig.handlerWith({ MODEL_LOGPROBS: 'true' })(event, lambdaContext());
+
+    const doc = (await rig.result('results/trust-none.png.json'))!;
+    expect(doc.fieldResults.name!.confidence).toBeNull();
+    expect(doc.review).toEqual({ needed: false, reasons: [] });
+  });
+
+  it('names a field whose answer needed the re-ask, and a required field that came back empty', async () => {
+    // Prepare
+    const fields = [
+      { name: 'colour', prompt: 'What colour is the label?', type: 'string[]' },
+      { name: 'batch', prompt: 'What is the batch number?', type: 'string', required: true },
+    ];
+    rig.model.setHandler((r) =>
+      r.field === 'colour'
+        ? r.attempt === 1
+          ? { kind: 'text', content: '{"value": "red"' }
+          : { kind: 'answer', value: ['red'] }
+        : { kind: 'answer', value: null },
+    );
+    const event = await rig.put('incoming/trust-reask.png', TINY_PNG);
+
+    // Act
+    await rig.handlerWith({ FIELDS: JSON.stringify(fields) })(event, lambdaContext());
+
+    // Assess
+    const doc = (await rig.result('results/trust-reask.png.json'))!;
+    expect(doc.fieldResults.colour).toMatchObject({ status: 'ok', attempts: 2, reasked: true });
+    expect(doc.fieldResults.batch!.error!.code).toBe('ANSWER_MISSING');
+    expect(doc.checks).toBeUndefined();
+    expect(doc.review).toEqual({ needed: true, reasons: ['missing:batch', 'reask:colour'] });
+    expect(written()).toMatchObject({ reviewNeeded: true, reviewReasons: ['missing:batch', 'reask:colour'] });
+    expect(written()).not.toHaveProperty('findings');
+  });
+});

@@ -50,6 +50,13 @@ export interface OpenAIChatOptions {
    * @default 8 MiB
    */
   readonly maxResponseBytes?: number;
+  /**
+   * Ask for the tokens' log-probabilities (`logprobs: true`), from which the
+   * core computes each field's confidence. vLLM, OpenAI and others support
+   * it; a server that ignores it makes the reply's `logprobs` `null`.
+   * @default false
+   */
+  readonly logprobs?: boolean;
 }
 
 const pools = new Map<string, Pool>();
@@ -97,6 +104,7 @@ export class OpenAIChatClient implements ModelClient {
   readonly #headers: Record<string, string>;
   readonly #responseFormat: ResponseFormatMode;
   readonly #maxResponseBytes: number;
+  readonly #logprobs: boolean;
   // Stands in for the image while the rest of the body is serialised; random
   // so no prompt text can ever collide with it.
   readonly #marker = `fieldlens-image-${randomUUID()}`;
@@ -121,6 +129,7 @@ export class OpenAIChatClient implements ModelClient {
     this.#path = `${url.pathname.replace(/\/+$/, '')}/chat/completions`;
     this.#dispatcher = options.dispatcher ?? sharedPool(url.origin, options.connections ?? 10);
     this.#responseFormat = options.responseFormat ?? 'json_schema';
+    this.#logprobs = options.logprobs ?? false;
     this.#headers = {
       'content-type': 'application/json',
       accept: 'application/json',
@@ -174,7 +183,7 @@ export class OpenAIChatClient implements ModelClient {
     }
     if (!ok) throw classifyStatus(res.statusCode, res.headers, read.text);
     if (read.overflowed) throw responseTooLarge(this.#maxResponseBytes, res.statusCode);
-    return parseCompletion(read.text);
+    return parseCompletion(read.text, { logprobs: this.#logprobs });
   }
 
   /** The request body as `[prefix, shared image, suffix]`. */
@@ -186,6 +195,9 @@ export class OpenAIChatClient implements ModelClient {
       // when it is sent; send it so every server decodes the same way.
       top_p: 1,
       max_tokens: request.maxTokens,
+      // Only the chosen tokens' own log-probabilities: `top_logprobs` is left
+      // out, since alternatives are not used and some servers refuse 0.
+      ...(this.#logprobs ? { logprobs: true } : {}),
       messages: [
         { role: 'system', content: request.system },
         {

@@ -10,6 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import { ErrorCode, ModelError } from '../core/errors';
+import type { TokenLogprob } from '../core/confidence';
 import type { ModelReply } from '../core/ports';
 import { firstHeader, type HeaderMap } from './retry-after';
 import { truncate } from './transport-errors';
@@ -80,8 +81,17 @@ export function responseTooLarge(maxBytes: number, status: number): ModelError {
   );
 }
 
-/** Reads the assistant's text, finish reason and usage from a chat completion. */
-export function parseCompletion(text: string): ModelReply {
+/** What the request asked for, which decides what the reply must carry. */
+export interface CompletionOptions {
+  /** The request asked for log-probabilities: the reply gets `logprobs` (`null` when the endpoint sent none). */
+  readonly logprobs?: boolean;
+}
+
+/**
+ * Reads the assistant's text, finish reason and usage from a chat
+ * completion, and its tokens' log-probabilities when they were asked for.
+ */
+export function parseCompletion(text: string, options: CompletionOptions = {}): ModelReply {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -90,7 +100,7 @@ export function parseCompletion(text: string): ModelReply {
       retryable: false,
     });
   }
-  const choice = (parsed as { choices?: Array<{ message?: { content?: unknown }; finish_reason?: unknown }> })
+  const choice = (parsed as { choices?: Array<{ message?: { content?: unknown }; finish_reason?: unknown; logprobs?: unknown }> })
     ?.choices?.[0];
   if (!choice || typeof choice !== 'object') {
     throw new ModelError(ErrorCode.MODEL_BAD_RESPONSE, 'the response has no choices[0]', { retryable: false });
@@ -111,5 +121,25 @@ export function parseCompletion(text: string): ModelReply {
     text: reply,
     finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : null,
     ...(usage ? { usage } : {}),
+    ...(options.logprobs ? { logprobs: tokenLogprobs(choice.logprobs) } : {}),
   };
+}
+
+/**
+ * `choices[0].logprobs.content` as token log-probabilities, or `null` when
+ * it is absent or any entry is malformed: one missing token would shift every
+ * later token's place in the reply, so a partial list is worse than none.
+ * Only `token`, `logprob` and `bytes` are kept (never the alternatives).
+ */
+export function tokenLogprobs(logprobs: unknown): TokenLogprob[] | null {
+  const content = (logprobs as { content?: unknown } | null | undefined)?.content;
+  if (!Array.isArray(content) || content.length === 0) return null;
+  const out: TokenLogprob[] = [];
+  for (const entry of content as unknown[]) {
+    const t = entry as { token?: unknown; logprob?: unknown; bytes?: unknown } | null;
+    if (!t || typeof t.token !== 'string' || typeof t.logprob !== 'number' || Number.isNaN(t.logprob)) return null;
+    const bytes = Array.isArray(t.bytes) && t.bytes.every((b) => Number.isInteger(b) && b >= 0 && b < 256) ? (t.bytes as number[]) : null;
+    out.push({ token: t.token, logprob: t.logprob, bytes });
+  }
+  return out;
 }

@@ -168,6 +168,7 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
       document = mergeResult(
         frame(mime),
         settings.fields.map((f) => kept.get(f.name) ?? byName.get(f.name)!),
+        settings,
       );
     } catch (err) {
       // Fields never throw; reaching here is a bug. Still write a document.

@@ -4,8 +4,12 @@
  * validated against it before it is written.
  */
 import * as z from 'zod';
+import { checksSchema, summarise, type ChecksResult } from './checks/findings';
+import { runChecks } from './checks/registry';
 import { ErrorCode, TRANSIENT_ERROR_CODES } from './errors';
+import type { FieldSet } from './fields';
 import type { ImageMime, ObjectInfo } from './ports';
+import { DEFAULT_REVIEW_THRESHOLD, reviewFor, reviewSchema, type Review } from './review';
 
 /** Bump when a change would break a reader of version 1 documents. */
 export const RESULT_VERSION = 1 as const;
@@ -35,6 +39,15 @@ const fieldResultSchema = z
     latencyMs: z.number().int().nonnegative(),
     usage: usageSchema.optional(),
     error: errorInfoSchema.optional(),
+    /**
+     * How sure the model was of the value, 0-1, from the log-probabilities of
+     * the tokens of its answer value (`confidence.ts`); `null` when they were
+     * asked for (`MODEL_LOGPROBS`) and the endpoint sent none; absent when
+     * they were not asked for, or the field failed.
+     */
+    confidence: z.number().min(0).max(1).nullable().optional(),
+    /** `true` when the first answer was invalid and the value came from the re-ask; absent otherwise. */
+    reasked: z.boolean().optional(),
   })
   .strict()
   .refine((r) => (r.status === 'error') === (r.error !== undefined), {
@@ -64,6 +77,14 @@ export const resultDocumentSchema = z
     source: sourceSchema,
     fields: z.record(z.string(), z.unknown()),
     fieldResults: z.record(z.string(), fieldResultSchema),
+    /**
+     * What the checks the field set names found, per field and in sum.
+     * Absent when no field names a check, and in rejected and failed-as-a-whole
+     * documents (no values to judge). A field that failed has no entry.
+     */
+    checks: checksSchema.optional(),
+    /** Whether a person should look before the values are trusted, and why (`review.ts`). */
+    review: reviewSchema.optional(),
     model: z.object({ name: z.string() }).strict(),
     /**
      * The configuration fingerprint that produced it (see `fingerprint.ts`):
@@ -126,12 +147,22 @@ export interface DocumentFrame {
   readonly finishedAt: Date;
 }
 
+/** What the merge judges the values by: the field set's checks and the review threshold. */
+export interface TrustSettings {
+  /** The field set; each field's `checks` are run over its value. */
+  readonly fields: FieldSet;
+  /** A field's confidence below this flags the document for review. @default 0.8 */
+  readonly reviewThreshold?: number;
+}
+
 /**
  * Merges per-field outcomes into one document. Never all-or-nothing: a
  * failed field is `null` in `fields` with its error in `fieldResults`, and
- * the other fields are kept.
+ * the other fields are kept. Both fan-outs (direct and Step Functions) call
+ * it, so the checks and the review flag are computed here, over every
+ * field, also those kept from an earlier run.
  */
-export function mergeResult(frame: DocumentFrame, outcomes: readonly FieldOutcome[]): ResultDocument {
+export function mergeResult(frame: DocumentFrame, outcomes: readonly FieldOutcome[], trust: TrustSettings): ResultDocument {
   const fields: Record<string, unknown> = {};
   const fieldResults: Record<string, FieldResult> = {};
   for (const o of outcomes) {
@@ -141,12 +172,63 @@ export function mergeResult(frame: DocumentFrame, outcomes: readonly FieldOutcom
   const ok = outcomes.filter((o) => o.result.status === 'ok').length;
   const status: DocumentStatus =
     outcomes.length > 0 && ok === outcomes.length ? 'complete' : ok > 0 ? 'partial' : 'failed';
-  return finish(frame, { status, fields, fieldResults });
+  const checks = checksFor(fields, fieldResults, trust.fields);
+  const review = reviewOf(fieldResults, checks, trust.reviewThreshold);
+  return finish(frame, { status, fields, fieldResults, ...(checks ? { checks } : {}), review });
 }
 
-/** The document for an input that cannot be processed; costs no model call. */
+/**
+ * The checks the field set names, over the document's values. A field that
+ * failed is left out (it has no value to judge; its review reason says it
+ * failed), but its checks still count as carried, so a check that reads it
+ * sees `null` rather than "no field provides it".
+ */
+export function checksFor(
+  fields: Readonly<Record<string, unknown>>,
+  fieldResults: Readonly<Record<string, FieldResult>>,
+  fieldSet: FieldSet,
+): ChecksResult | undefined {
+  const names: Record<string, readonly string[]> = {};
+  for (const f of fieldSet) if (f.checks && f.checks.length > 0 && fieldResults[f.name]) names[f.name] = f.checks;
+  if (Object.keys(names).length === 0) return undefined;
+  const all = runChecks(fields, names);
+  const byField = Object.fromEntries(Object.entries(all.byField).filter(([name]) => fieldResults[name]?.status === 'ok'));
+  return { byField, summary: summarise(byField) };
+}
+
+/** The review flag from the field results and the checks' findings. */
+export function reviewOf(
+  fieldResults: Readonly<Record<string, FieldResult>>,
+  checks: ChecksResult | undefined,
+  threshold: number = DEFAULT_REVIEW_THRESHOLD,
+): Review {
+  const entries = Object.entries(fieldResults);
+  const missing = entries.filter(([, r]) => r.error?.code === ErrorCode.ANSWER_MISSING).map(([n]) => n);
+  return reviewFor({
+    checks: checks ?? null,
+    confidences: Object.fromEntries(entries.filter(([, r]) => r.status === 'ok').map(([n, r]) => [n, r.confidence])),
+    threshold,
+    // A value that came from the re-ask; a field that failed after it is `failed`.
+    reasked: entries.filter(([, r]) => r.status === 'ok' && r.reasked === true).map(([n]) => n),
+    missing,
+    failed: entries.filter(([n, r]) => r.status === 'error' && !missing.includes(n)).map(([n]) => n),
+  });
+}
+
+/**
+ * The document for an input that cannot be processed; costs no model call.
+ * It has no values, so no checks; its review flag is raised with the
+ * rejection's code (`rejected:INPUT_NOT_IMAGE`), so one query on
+ * `review.needed` finds every upload a person has to deal with.
+ */
 export function rejectedResult(frame: DocumentFrame, error: ErrorInfo): ResultDocument {
-  return finish(frame, { status: 'rejected', fields: {}, fieldResults: {}, error });
+  return finish(frame, {
+    status: 'rejected',
+    fields: {},
+    fieldResults: {},
+    review: { needed: true, reasons: [`rejected:${error.code}`] },
+    error,
+  });
 }
 
 /**
@@ -164,12 +246,12 @@ export function failedResult(
     fields[name] = null;
     fieldResults[name] = { status: 'error', attempts: 0, latencyMs: 0, error };
   }
-  return finish(frame, { status: 'failed', fields, fieldResults, error });
+  return finish(frame, { status: 'failed', fields, fieldResults, review: reviewOf(fieldResults, undefined), error });
 }
 
 function finish(
   frame: DocumentFrame,
-  body: Pick<ResultDocument, 'status' | 'fields' | 'fieldResults'> & { error?: ErrorInfo },
+  body: Pick<ResultDocument, 'status' | 'fields' | 'fieldResults' | 'review'> & { checks?: ChecksResult; error?: ErrorInfo },
 ): ResultDocument {
   const doc: ResultDocument = {
     version: RESULT_VERSION,
@@ -177,6 +259,8 @@ function finish(
     source: frame.source,
     fields: body.fields,
     fieldResults: body.fieldResults,
+    ...(body.checks ? { checks: body.checks } : {}),
+    ...(body.review ? { review: body.review } : {}),
     model: { name: frame.modelName },
     fingerprint: frame.fingerprint,
     retryable: isRetryable(body.status, body.fieldResults),

@@ -6,6 +6,7 @@
  * with an error code, and the other fields are kept.
  */
 import { answerJsonSchema, parseAnswer, reaskTurns, SYSTEM_PROMPT } from './answer';
+import { valueConfidence } from './confidence';
 import { AnswerError, ErrorCode, FieldlensError, ModelError, toErrorInfo } from './errors';
 import type { FieldSet, FieldSpec } from './fields';
 import type { Limit } from './limit';
@@ -61,14 +62,21 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
   let rateLimitWaits = 0;
   let followUp: readonly ChatTurn[] = [];
 
-  const finish = (value: unknown, error?: FieldlensError | unknown): FieldOutcome => {
+  // `accepted`: the reply whose answer became the value, for its confidence.
+  const finish = (value: unknown, error?: FieldlensError | unknown, accepted?: ModelReply): FieldOutcome => {
     const latencyMs = Math.max(0, Math.round(o.clock.now() - started));
+    const reasked = followUp.length > 0;
+    // Absent when log-probabilities were not asked for; `null` when asked and not sent.
+    const confidence =
+      accepted && accepted.logprobs !== undefined ? (valueConfidence(accepted.logprobs)?.confidence ?? null) : undefined;
     const result = {
       status: error === undefined ? ('ok' as const) : ('error' as const),
       attempts,
       latencyMs,
       ...(sawUsage ? { usage: { ...usage } } : {}),
       ...(error === undefined ? {} : { error: toErrorInfo(error) }),
+      ...(confidence !== undefined ? { confidence } : {}),
+      ...(reasked ? { reasked } : {}),
     };
     o.logger.info('field finished', {
       field: field.name,
@@ -76,6 +84,8 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
       attempts,
       latencyMs,
       ...(result.error ? { error: result.error } : {}),
+      ...(confidence !== undefined ? { confidence } : {}),
+      ...(reasked ? { reasked } : {}),
     });
     return { name: field.name, value: error === undefined ? value : null, result };
   };
@@ -158,7 +168,7 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
       if (parsed.value === null && field.required) {
         return finish(null, new AnswerError(ErrorCode.ANSWER_MISSING, `required field "${field.name}" was not found`));
       }
-      return finish(parsed.value);
+      return finish(parsed.value, undefined, reply);
     }
     if (followUp.length > 0) {
       return finish(null, new AnswerError(ErrorCode.ANSWER_INVALID, `invalid answer after a re-ask: ${parsed.error}`));

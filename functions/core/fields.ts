@@ -7,6 +7,7 @@
  * message that names the field and the problem.
  */
 import * as z from 'zod';
+import { CHECKS, CHECK_NAMES, DEFAULT_LABEL_CHECKS, isCheckName, type CheckName } from './checks/registry';
 import { FieldSetError } from './errors';
 
 /** The shape a field's answer must take. */
@@ -31,6 +32,7 @@ const fieldSpecSchema = z
     type: FieldType,
     schema: z.record(z.string(), z.unknown()).optional(),
     required: z.boolean().optional(),
+    checks: z.array(z.string()).optional(),
   })
   .strict();
 
@@ -46,6 +48,12 @@ export interface FieldSpec {
   readonly schema?: JsonSchema;
   /** A required field whose answer is `null` counts as failed. @default false */
   readonly required?: boolean;
+  /**
+   * The checks run over the field's answer (see `checks/registry.ts`). They
+   * never change a value or fail a field, so they are not part of what the
+   * model is asked (nor of the configuration fingerprint). @default none
+   */
+  readonly checks?: readonly CheckName[];
 }
 
 /** A validated, frozen field set. */
@@ -86,9 +94,40 @@ export function parseFieldSet(input: unknown): FieldSet {
     } else if (spec.schema) {
       throw new FieldSetError(`${label}: "schema" is only for type "object"`);
     }
-    out.push(Object.freeze({ ...spec }));
+    const { checks: names, ...rest } = spec;
+    out.push(Object.freeze({ ...rest, ...(names === undefined ? {} : { checks: checkNames(label, names) }) }));
   });
+  checkInputs(out);
   return Object.freeze(out);
+}
+
+/** A field's check names, each one the registry knows. */
+function checkNames(label: string, names: readonly string[]): readonly CheckName[] {
+  names.forEach((name, i) => {
+    if (!isCheckName(name)) {
+      throw new FieldSetError(`${label}: checks.${i} "${name}" is not a check (known: ${CHECK_NAMES.join(', ')})`);
+    }
+  });
+  return Object.freeze([...new Set(names as readonly CheckName[])]);
+}
+
+/**
+ * A check that reads another field (the pictograms read the hazard
+ * statements) needs a field that carries that field's check; without one it
+ * could never judge anything, so the set is refused at start-up.
+ */
+function checkInputs(fields: readonly FieldSpec[]): void {
+  const carried = new Set(fields.flatMap((f) => f.checks ?? []));
+  for (const f of fields) {
+    for (const name of f.checks ?? []) {
+      const lacking = CHECKS[name].alsoReads.filter((n) => !carried.has(n));
+      if (lacking.length > 0) {
+        throw new FieldSetError(
+          `field "${f.name}": check "${name}" reads the field that carries ${lacking.map((n) => `"${n}"`).join(', ')}, and no field does`,
+        );
+      }
+    }
+  }
 }
 
 /** Object schemas must describe an object and compile; a typo must not reach the model. */
@@ -127,10 +166,12 @@ export const DEFAULT_LABEL_FIELDS: FieldSet = parseFieldSet([
   {
     name: 'name',
     type: 'string',
+    checks: DEFAULT_LABEL_CHECKS.name,
     prompt: `What is the product name on this chemical safety label (the chemical or product name, usually the largest text at the top)? ${LANGUAGE_RULE}`,
   },
   {
     name: 'tag',
+    checks: DEFAULT_LABEL_CHECKS.tag,
     type: 'string[]',
     prompt:
       'List the signal word on this chemical safety label (for example 危险, 警告, DANGER or WARNING) and the codes of the GHS hazard pictograms shown (GHS01 to GHS09), signal word first. ' +
@@ -138,16 +179,19 @@ export const DEFAULT_LABEL_FIELDS: FieldSet = parseFieldSet([
   },
   {
     name: 'risk_notice',
+    checks: DEFAULT_LABEL_CHECKS.risk_notice,
     type: 'string[]',
     prompt: `List the hazard statements on this chemical safety label (危险性说明 / Hazard statements), one statement per item, with their H-codes if printed. ${LANGUAGE_RULE}`,
   },
   {
     name: 'pre_notice',
+    checks: DEFAULT_LABEL_CHECKS.pre_notice,
     type: 'string[]',
     prompt: `List the precautionary statements on this chemical safety label (防范说明 / Precautionary statements: prevention, response, storage, disposal), one statement per item, with their P-codes if printed. ${LANGUAGE_RULE}`,
   },
   {
     name: 'suppliers',
+    checks: DEFAULT_LABEL_CHECKS.suppliers,
     type: 'object',
     prompt: `Who is the supplier or manufacturer on this chemical safety label (供应商 / Supplier)? Give its name, address, phone and emergency phone (应急咨询电话 / Emergency). ${LANGUAGE_RULE} Use null for any part that is not printed.`,
     schema: {

@@ -3,6 +3,7 @@
  * the AWS SDK; tests implement them over real local servers or small fakes.
  * Nothing here imports an SDK.
  */
+import type { TokenLogprob } from './confidence';
 import type { JsonSchema } from './fields';
 import type { Usage } from './document';
 
@@ -55,6 +56,12 @@ export interface ModelReply {
    * which its `inputTokens`, and so `usage.promptTokens`, do not include).
    */
   readonly cache?: { readonly readTokens: number; readonly writeTokens: number };
+  /**
+   * The reply's tokens with their log-probabilities (OpenAI's
+   * `choices[0].logprobs.content`), when the client asked for them; `null`
+   * when it asked and the endpoint sent none; absent when it did not ask.
+   */
+  readonly logprobs?: readonly TokenLogprob[] | null;
 }
 
 export interface CompleteOptions {

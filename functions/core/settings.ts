@@ -19,6 +19,8 @@ export interface PipelineSettings {
    * cold start: recorded in every document and compared at admission.
    */
   readonly fingerprint: string;
+  /** A field's confidence below this flags its document for review (see `review.ts`). @default 0.8 */
+  readonly reviewThreshold?: number;
 }
 
 /** How one field's requests are made. The in-flight cap is the invocation's `Limit`, not a setting here. */

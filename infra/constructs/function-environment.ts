@@ -60,34 +60,43 @@ export function functionEnvironment(props: PipelineProps, perImage: number): Rec
 }
 
 /**
- * The environment without the API key's secret ARN, for functions that
+ * The variables of the model endpoint: only the functions that ask the
+ * model get them. MODEL_NAME and MODEL_RESPONSE_FORMAT are not among them:
+ * every function needs them for the configuration fingerprint.
+ */
+export const ENDPOINT_VARIABLES = Object.freeze([
+  'MODEL_BASE_URL',
+  'MODEL_API_KEY_SECRET_ARN',
+  'MODEL_MAX_CONCURRENCY',
+  'MODEL_TIMEOUT_MS',
+  'MODEL_MAX_RETRIES',
+  'MODEL_MAX_TOKENS',
+]);
+
+/**
+ * The environment without the endpoint's variables, for the functions that
  * never ask the model; checked as they check it.
  *
  * @throws {FieldlensPropsError} with the function's own message.
  */
-export function withoutModelApiKey(env: Readonly<Record<string, string>>): Record<string, string> {
-  const { MODEL_API_KEY_SECRET_ARN: _secret, ...rest } = env;
+export function withoutEndpoint(env: Readonly<Record<string, string>>): Record<string, string> {
+  const rest = Object.fromEntries(Object.entries(env).filter(([k]) => !ENDPOINT_VARIABLES.includes(k)));
   checkFunctionEnvironment('pipeline', rest);
   return rest;
 }
 
 /**
- * The Step Functions starter's environment as the Step Functions functions
- * set it. It carries no `OUTPUT_BUCKET`, so the starter counts the two
- * buckets as one and refuses overlapping prefixes even when results go to
- * another bucket; give it `OUTPUT_BUCKET` (as {@link functionEnvironment}
- * does) before relaxing that.
+ * The Step Functions starter's environment: the pipeline's variables (for
+ * the fingerprint and the result key, `OUTPUT_BUCKET` included when results
+ * go to another bucket) and the state machine to start; checked with the
+ * starter's own config.
+ *
+ * @throws {FieldlensPropsError} with the function's own message.
  */
-export function starterEnvironment(
-  props: Pick<PipelineProps, 'inputPrefix' | 'outputPrefix' | 'logLevel'>,
-  stateMachineArn: string,
-): Record<string, string> {
-  return {
-    STATE_MACHINE_ARN: stateMachineArn,
-    INPUT_PREFIX: props.inputPrefix,
-    OUTPUT_PREFIX: props.outputPrefix,
-    LOG_LEVEL: props.logLevel ?? PIPELINE_DEFAULTS.logLevel,
-  };
+export function starterEnvironment(env: Readonly<Record<string, string>>, stateMachineArn: string): Record<string, string> {
+  const starter = { ...withoutEndpoint(env), STATE_MACHINE_ARN: stateMachineArn };
+  checkFunctionEnvironment('starter', starter);
+  return starter;
 }
 
 /**

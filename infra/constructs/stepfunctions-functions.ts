@@ -12,7 +12,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { grantObjectAccessFor, grantSecretRead, type ObjectAccess } from './access-grants';
-import { functionEnvironment } from './function-environment';
+import { functionEnvironment, starterEnvironment, withoutEndpoint } from './function-environment';
 import { FieldlensFunction } from './lambda-defaults';
 import { PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
 
@@ -26,25 +26,6 @@ export const SFN_ENTRIES = Object.freeze({
   merge: entry('sfn-merge.ts'),
   recordFailure: entry('sfn-record-failure.ts'),
 });
-
-/**
- * The variables of the model endpoint: only the function that asks the
- * model (ExtractField) gets them. MODEL_NAME and MODEL_RESPONSE_FORMAT are
- * not among them: every function needs them for the configuration fingerprint.
- */
-export const ENDPOINT_VARIABLES = Object.freeze([
-  'MODEL_BASE_URL',
-  'MODEL_API_KEY_SECRET_ARN',
-  'MODEL_MAX_CONCURRENCY',
-  'MODEL_TIMEOUT_MS',
-  'MODEL_MAX_RETRIES',
-  'MODEL_MAX_TOKENS',
-]);
-
-/** The environment without the endpoint's variables, for the functions that ask no model. */
-export function withoutEndpoint(env: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => !ENDPOINT_VARIABLES.includes(k)));
-}
 
 /** The functions behind the task states. */
 export interface StepFunctionsTaskFunctions {
@@ -154,7 +135,7 @@ export function stepFunctionsStarter(
     logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
     description: 'fieldlens Step Functions starter: one run per object version, configuration and result generation',
     // The pipeline's variables (for the fingerprint and the result key), not the endpoint's.
-    environment: { ...withoutEndpoint(functionEnvironment(props, 1)), STATE_MACHINE_ARN: stateMachine.stateMachineArn },
+    environment: starterEnvironment(functionEnvironment(props, 1), stateMachine.stateMachineArn),
     // S3 events wait (throttling, retries) up to Lambda's maximum before they count as failed.
     maxEventAge: Duration.hours(6),
     retryAttempts: 2,

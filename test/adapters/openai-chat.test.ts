@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OpenAIChatClient, type OpenAIChatOptions } from '../../functions/adapters/openai-chat';
 import { ErrorCode } from '../../functions/core/errors';
 import type { ModelRequest } from '../../functions/core/ports';
-import { answerByField, startOpenAITestServer, type OpenAITestServer } from '../support/openai-test-server';
+import { valueConfidence } from '../../functions/core/confidence';
+import { answerByField, startOpenAITestServer, type LogprobsKnob, type OpenAITestServer } from '../support/openai-test-server';
 
 function aCompletion(overrides: Record<string, unknown> = {}, content: unknown = '{"value": "乙醇"}'): string {
   return JSON.stringify({
@@ -307,5 +308,65 @@ describe('OpenAIChatClient against a loopback server', () => {
     expect(() => new OpenAIChatClient({ baseUrl: 'http://10.0.0.5/v1', model: 'm', maxResponseBytes: 1.5 })).toThrow(
       /positive integer/,
     );
+  });
+});
+
+describe('OpenAIChatClient: log-probabilities, against the loopback server', () => {
+  let server: OpenAITestServer | undefined;
+  let pool: Pool | undefined;
+  afterEach(async () => {
+    await pool?.close();
+    await server?.close();
+    pool = undefined;
+    server = undefined;
+  });
+
+  async function aLoopbackClient(overrides: Partial<OpenAIChatOptions>, logprobs?: LogprobsKnob): Promise<OpenAIChatClient> {
+    server = await startOpenAITestServer({ handler: answerByField({ name: '乙醇' }), ...(logprobs ? { logprobs } : {}) });
+    pool = new Pool(new URL(server.baseUrl).origin, { connections: 1 });
+    return new OpenAIChatClient({ baseUrl: server.baseUrl, model: 'm', dispatcher: pool, ...overrides });
+  }
+
+  it('asks for them with logprobs: true and returns the tokens, which spell the reply', async () => {
+    // Prepare: the second character of the value is an unlikely token
+    const client = await aLoopbackClient({ logprobs: true }, { tokens: { 醇: -1.2 } });
+
+    // Act
+    const reply = await client.complete(aRequest(), live());
+
+    // Assess
+    const body = server!.requests[0]!.body;
+    expect(body.logprobs).toBe(true);
+    expect(body).not.toHaveProperty('top_logprobs');
+    expect(reply.logprobs!.map((t) => t.token).join('')).toBe(reply.text);
+    expect(reply.logprobs!.every((t) => Array.isArray(t.bytes) && !('top_logprobs' in t))).toBe(true);
+    expect(valueConfidence(reply.logprobs)!.confidence).toBeCloseTo(Math.exp(-1.2), 10);
+  });
+
+  it('places tokens that split a character in two by their bytes', async () => {
+    const client = await aLoopbackClient({ logprobs: true }, { tokens: { 乙: -0.3 }, splitMultibyte: true });
+
+    const reply = await client.complete(aRequest(), live());
+
+    expect(reply.logprobs!.some((t) => t.token.startsWith('bytes:'))).toBe(true);
+    expect(valueConfidence(reply.logprobs)!.confidence).toBeCloseTo(Math.exp(-0.3), 10);
+  });
+
+  it('does not ask for them by default, and the reply carries none', async () => {
+    const client = await aLoopbackClient({});
+
+    const reply = await client.complete(aRequest(), live());
+
+    expect(server!.requests[0]!.body).not.toHaveProperty('logprobs');
+    expect(reply).not.toHaveProperty('logprobs');
+  });
+
+  it('returns null when it asked and the endpoint sent none', async () => {
+    const client = await aLoopbackClient({ logprobs: true }, { omit: true });
+
+    const reply = await client.complete(aRequest(), live());
+
+    expect(server!.requests[0]!.body.logprobs).toBe(true);
+    expect(reply.logprobs).toBeNull();
   });
 });

@@ -144,3 +144,37 @@ describe('declaredLength', () => {
     expect(declaredLength({ 'content-length': '-1' })).toBeUndefined();
   });
 });
+
+describe('parseCompletion: log-probabilities', () => {
+  const tokens = [
+    { token: '{"value": "', logprob: -0.001, bytes: [123, 34, 118, 97, 108, 117, 101, 34, 58, 32, 34], top_logprobs: [] },
+    { token: '乙醇', logprob: -0.2, bytes: null },
+    { token: '"}', logprob: 0 },
+  ];
+  const withLogprobs = (logprobs: unknown) =>
+    aCompletion({ choices: [{ index: 0, message: { role: 'assistant', content: '{"value": "乙醇"}' }, logprobs, finish_reason: 'stop' }] });
+
+  it('returns choices[0].logprobs.content as tokens, without the alternatives, when asked', () => {
+    const reply = parseCompletion(withLogprobs({ content: tokens }), { logprobs: true });
+
+    expect(reply.logprobs).toEqual([
+      { token: '{"value": "', logprob: -0.001, bytes: [123, 34, 118, 97, 108, 117, 101, 34, 58, 32, 34] },
+      { token: '乙醇', logprob: -0.2, bytes: null },
+      { token: '"}', logprob: 0, bytes: null },
+    ]);
+  });
+
+  it('leaves them out when not asked, even if the endpoint sent them', () => {
+    expect(parseCompletion(withLogprobs({ content: tokens }))).not.toHaveProperty('logprobs');
+  });
+
+  it.each([
+    ['absent', undefined],
+    ['null', null],
+    ['empty', { content: [] }],
+    ['a token without its log-probability', { content: [{ token: 'x' }] }],
+    ['a log-probability that is not a number', { content: [{ token: 'x', logprob: '-0.1' }] }],
+  ])('is null when asked and the log-probabilities are %s', (_name, logprobs) => {
+    expect(parseCompletion(withLogprobs(logprobs), { logprobs: true }).logprobs).toBeNull();
+  });
+});

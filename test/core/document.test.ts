@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../functions/core/errors';
-import { failedResult, mergeResult, rejectedResult, resultDocumentSchema, RESULT_VERSION, slowestField, type DocumentFrame, type FieldOutcome } from '../../functions/core/document';
+import { failedResult, mergeResult, rejectedResult, resultDocumentSchema, RESULT_VERSION, slowestField, type DocumentFrame, type FieldOutcome, type TrustSettings } from '../../functions/core/document';
+import { DEFAULT_LABEL_FIELDS } from '../../functions/core/fields';
 import { resultKeyFor } from '../../functions/core/keys';
+
+/** A field set that names no checks. */
+const NO_CHECKS: TrustSettings = { fields: [] };
 
 function aFrame(overrides: Partial<DocumentFrame> = {}): DocumentFrame {
   return {
@@ -34,7 +38,7 @@ function failed(name: string, code: ErrorCode = ErrorCode.MODEL_TIMEOUT): FieldO
 describe('mergeResult', () => {
   it('is complete when every field is ok, with the values and per-field results', () => {
     // Act
-    const doc = mergeResult(aFrame(), [ok('name', '乙醇'), ok('tag', ['危险', 'GHS02'])]);
+    const doc = mergeResult(aFrame(), [ok('name', '乙醇'), ok('tag', ['危险', 'GHS02'])], NO_CHECKS);
 
     // Assess
     expect(doc.status).toBe('complete');
@@ -51,7 +55,7 @@ describe('mergeResult', () => {
   });
 
   it('records the frame: source, ISO times and the duration', () => {
-    const doc = mergeResult(aFrame(), [ok('name', 'x')]);
+    const doc = mergeResult(aFrame(), [ok('name', 'x')], NO_CHECKS);
 
     expect(doc.source).toEqual(aFrame().source);
     expect(doc.startedAt).toBe('2026-01-02T03:04:05.000Z');
@@ -61,7 +65,7 @@ describe('mergeResult', () => {
 
   it('is partial when some fields failed, keeping the others', () => {
     // Act
-    const doc = mergeResult(aFrame(), [ok('name', '乙醇'), failed('suppliers')]);
+    const doc = mergeResult(aFrame(), [ok('name', '乙醇'), failed('suppliers')], NO_CHECKS);
 
     // Assess
     expect(doc.status).toBe('partial');
@@ -75,7 +79,7 @@ describe('mergeResult', () => {
   });
 
   it('is failed when no field succeeded, every value null with its own error', () => {
-    const doc = mergeResult(aFrame(), [failed('name', ErrorCode.ANSWER_INVALID), failed('tag')]);
+    const doc = mergeResult(aFrame(), [failed('name', ErrorCode.ANSWER_INVALID), failed('tag')], NO_CHECKS);
 
     expect(doc.status).toBe('failed');
     expect(doc.fields).toEqual({ name: null, tag: null });
@@ -84,18 +88,18 @@ describe('mergeResult', () => {
   });
 
   it('is failed when there are no fields at all', () => {
-    expect(mergeResult(aFrame(), []).status).toBe('failed');
+    expect(mergeResult(aFrame(), [], NO_CHECKS).status).toBe('failed');
   });
 
   it('keeps an ok null ("not on the image") as a success', () => {
-    const doc = mergeResult(aFrame(), [ok('suppliers', null)]);
+    const doc = mergeResult(aFrame(), [ok('suppliers', null)], NO_CHECKS);
 
     expect(doc.status).toBe('complete');
     expect(doc.fields).toEqual({ suppliers: null });
   });
 
   it('writes a document its own schema accepts', () => {
-    const doc = mergeResult(aFrame(), [ok('name', 'x'), failed('tag')]);
+    const doc = mergeResult(aFrame(), [ok('name', 'x'), failed('tag')], NO_CHECKS);
 
     expect(resultDocumentSchema.safeParse(JSON.parse(JSON.stringify(doc))).success).toBe(true);
   });
@@ -131,7 +135,7 @@ describe('failedResult', () => {
 });
 
 describe('resultDocumentSchema', () => {
-  const base = () => JSON.parse(JSON.stringify(mergeResult(aFrame(), [ok('name', 'x'), failed('tag')]))) as Record<string, unknown>;
+  const base = () => JSON.parse(JSON.stringify(mergeResult(aFrame(), [ok('name', 'x'), failed('tag')], NO_CHECKS))) as Record<string, unknown>;
 
   it('refuses a document whose status contradicts its field results', () => {
     // Prepare: one field failed, yet the document claims to be complete
@@ -199,5 +203,148 @@ describe('slowestField', () => {
     };
     expect(slowestField(doc)).toEqual({ name: 'tag', latencyMs: 480 });
     expect(slowestField({ fieldResults: {} })).toBeUndefined();
+  });
+});
+
+describe('mergeResult: checks and review', () => {
+  const LABEL: TrustSettings = { fields: DEFAULT_LABEL_FIELDS };
+  const good = (): FieldOutcome[] => [
+    ok('name', '乙醇'),
+    ok('tag', ['危险', 'GHS02']),
+    ok('risk_notice', ['H225 高度易燃液体和蒸气']),
+    ok('pre_notice', ['P210 远离热源、热表面、火花、明火和其他点火源。禁止吸烟。']),
+    ok('suppliers', { name: '示例化工有限公司', address: '上海市', phone: '021-12345678', emergency_phone: '0532-83889090' }),
+  ];
+  const withOutcome = (outcomes: FieldOutcome[], replacement: FieldOutcome): FieldOutcome[] =>
+    outcomes.map((o) => (o.name === replacement.name ? replacement : o));
+
+  it('records every checked field, empty when nothing was found, and needs no review for a clean label', () => {
+    // Act
+    const doc = mergeResult(aFrame(), good(), LABEL);
+
+    // Assess
+    expect(doc.checks).toEqual({
+      byField: { tag: [], risk_notice: [], pre_notice: [], suppliers: [] },
+      summary: { errors: 0, warnings: 0, infos: 0, codes: [] },
+    });
+    expect(doc.review).toEqual({ needed: false, reasons: [] });
+  });
+
+  it('flags a label whose pictograms lack one its hazard statements require, with the check’s code', () => {
+    // Prepare: H225 requires GHS02 (flame), which the tag does not show
+    const outcomes = withOutcome(good(), ok('tag', ['危险']));
+
+    // Act
+    const doc = mergeResult(aFrame(), outcomes, LABEL);
+
+    // Assess
+    expect(doc.checks!.byField.tag).toEqual([
+      expect.objectContaining({ code: 'GHS_PICTOGRAM_MISSING', severity: 'error', field: 'tag', values: ['GHS02', 'H225'] }),
+    ]);
+    expect(doc.checks!.summary).toEqual({ errors: 1, warnings: 0, infos: 0, codes: ['GHS_PICTOGRAM_MISSING'] });
+    expect(doc.review).toEqual({ needed: true, reasons: ['check:GHS_PICTOGRAM_MISSING:tag'] });
+    // Checks never change a value or fail a field.
+    expect(doc.fields.tag).toEqual(['危险']);
+    expect(doc.status).toBe('complete');
+  });
+
+  it('does not flag a label for an info finding', () => {
+    const doc = mergeResult(aFrame(), withOutcome(good(), ok('pre_notice', ['P337+P313 如仍觉眼刺激：求医/就诊。'])), LABEL);
+
+    expect(doc.checks!.summary).toMatchObject({ infos: 1, codes: ['GHS_CODE_SUPERSEDED'] });
+    expect(doc.review).toEqual({ needed: false, reasons: [] });
+  });
+
+  it('leaves a failed field out of the checks and gives it a failed reason instead', () => {
+    const doc = mergeResult(aFrame(), withOutcome(good(), failed('suppliers')), LABEL);
+
+    expect(Object.keys(doc.checks!.byField)).toEqual(['tag', 'risk_notice', 'pre_notice']);
+    expect(doc.review).toEqual({ needed: true, reasons: ['failed:suppliers'] });
+  });
+
+  it('names a required field that came back empty as missing, not failed', () => {
+    const doc = mergeResult(aFrame(), withOutcome(good(), failed('name', ErrorCode.ANSWER_MISSING)), LABEL);
+
+    expect(doc.review!.reasons).toEqual(['missing:name']);
+  });
+
+  it('names a field whose value came from the re-ask', () => {
+    const reasked = ok('name', '乙醇');
+    const doc = mergeResult(aFrame(), withOutcome(good(), { ...reasked, result: { ...reasked.result, attempts: 2, reasked: true } }), LABEL);
+
+    expect(doc.fieldResults.name!.reasked).toBe(true);
+    expect(doc.review).toEqual({ needed: true, reasons: ['reask:name'] });
+  });
+
+  it('flags a confidence under the threshold, and not one at or above it or a null one', () => {
+    // Prepare
+    const confident = (name: string, value: unknown, confidence: number | null): FieldOutcome => {
+      const o = ok(name, value);
+      return { ...o, result: { ...o.result, confidence } };
+    };
+    const outcomes = [confident('name', '乙醇', 0.62), confident('tag', ['危险', 'GHS02'], 0.8), confident('risk_notice', ['H225'], null)];
+
+    // Act
+    const byDefault = mergeResult(aFrame(), outcomes, LABEL);
+    const stricter = mergeResult(aFrame(), outcomes, { ...LABEL, reviewThreshold: 0.9 });
+
+    // Assess
+    expect(byDefault.fieldResults.name!.confidence).toBe(0.62);
+    expect(byDefault.fieldResults.risk_notice!.confidence).toBeNull();
+    expect(byDefault.review!.reasons).toEqual(['confidence:name<0.80']);
+    expect(stricter.review!.reasons).toEqual(['confidence:name<0.90', 'confidence:tag<0.90']);
+  });
+
+  it('has no checks when the field set names none, and still a review flag', () => {
+    const doc = mergeResult(aFrame(), [ok('colour', 'red')], NO_CHECKS);
+
+    expect(doc.checks).toBeUndefined();
+    expect(doc.review).toEqual({ needed: false, reasons: [] });
+  });
+
+  it('gives a rejected document no checks and a review reason with the rejection’s code', () => {
+    const doc = rejectedResult(aFrame(), { code: ErrorCode.INPUT_TOO_LARGE, message: 'too large' });
+
+    expect(doc.checks).toBeUndefined();
+    expect(doc.review).toEqual({ needed: true, reasons: ['rejected:INPUT_TOO_LARGE'] });
+  });
+
+  it('gives a document that failed as a whole no checks and every field as a failed reason', () => {
+    const doc = failedResult(aFrame(), ['tag', 'name'], { code: ErrorCode.INTERNAL, message: 'boom' });
+
+    expect(doc.checks).toBeUndefined();
+    expect(doc.review).toEqual({ needed: true, reasons: ['failed:name', 'failed:tag'] });
+  });
+});
+
+describe('resultDocumentSchema: the trust fields', () => {
+  const base = () => JSON.parse(JSON.stringify(mergeResult(aFrame(), [ok('tag', ['危险'])], { fields: DEFAULT_LABEL_FIELDS }))) as Record<string, any>;
+
+  it('accepts the checks, the review and a confidence of a number or null', () => {
+    const doc = base();
+    doc.fieldResults.tag.confidence = 0.42;
+    const nullConfidence = base();
+    nullConfidence.fieldResults.tag.confidence = null;
+
+    expect(doc.checks.byField).toHaveProperty('tag');
+    expect(resultDocumentSchema.safeParse(doc).success).toBe(true);
+    expect(resultDocumentSchema.safeParse(nullConfidence).success).toBe(true);
+  });
+
+  it('still accepts a document written before it had checks, review or confidences', () => {
+    const { checks: _c, review: _r, ...older } = base();
+
+    expect(resultDocumentSchema.safeParse(older).success).toBe(true);
+  });
+
+  it('refuses a confidence outside 0-1, an unknown check code and a review without reasons', () => {
+    const outside = base();
+    outside.fieldResults.tag.confidence = 1.5;
+    const unknownCode = base();
+    unknownCode.checks.byField.tag[0].code = 'GHS_MADE_UP';
+    const noReasons = base();
+    delete noReasons.review.reasons;
+
+    for (const doc of [outside, unknownCode, noReasons]) expect(resultDocumentSchema.safeParse(doc).success).toBe(false);
   });
 });

@@ -692,3 +692,66 @@ describe('extractFields with an empty field set', () => {
     expect(model.calls).toHaveLength(0);
   });
 });
+
+describe('extractFields: confidence and the re-ask mark', () => {
+  /** `{"value":"乙醇"}` as tokens: confident punctuation, the value's two characters at `lp1` and `lp2`. */
+  const ethanolTokens = (lp1: number, lp2: number) => [
+    { token: '{"value":"', logprob: -3 },
+    { token: '乙', logprob: lp1 },
+    { token: '醇', logprob: lp2 },
+    { token: '"}', logprob: -3 },
+  ];
+
+  it('takes the confidence from the value’s tokens only, not the JSON around it', async () => {
+    // Prepare
+    const { options } = aHarness({ f0: [aReply('乙醇', { logprobs: ethanolTokens(-0.5, -0.1) })] });
+
+    // Act
+    const outcome = only(await extractFields(options));
+
+    // Assess
+    expect(outcome.result.status).toBe('ok');
+    expect(outcome.result.confidence).toBeCloseTo(Math.exp(-0.5), 10);
+    expect(outcome.result.reasked).toBeUndefined();
+  });
+
+  it('takes it from the accepted reply after a re-ask, and marks the field reasked', async () => {
+    const { options } = aHarness({
+      f0: [{ text: '{"value": 乙醇', finishReason: 'stop', logprobs: [{ token: '{"value": 乙醇', logprob: -4 }] }, aReply('乙醇', { logprobs: ethanolTokens(-0.01, -0.02) })],
+    });
+
+    const outcome = only(await extractFields(options));
+
+    expect(outcome.result).toMatchObject({ status: 'ok', attempts: 2, reasked: true });
+    expect(outcome.result.confidence).toBeCloseTo(Math.exp(-0.02), 10);
+  });
+
+  it('records null when log-probabilities were asked for and the endpoint sent none', async () => {
+    const { options } = aHarness({ f0: [aReply('乙醇', { logprobs: null })] });
+
+    const outcome = only(await extractFields(options));
+
+    expect(outcome.result.confidence).toBeNull();
+  });
+
+  it('records no confidence when they were not asked for, or when the field failed', async () => {
+    const plain = aHarness({ f0: [aReply('乙醇')] });
+    const truncated = aHarness({ f0: [aReply('乙醇', { finishReason: 'length', logprobs: ethanolTokens(-0.1, -0.1) })] });
+
+    const [a, b] = [only(await extractFields(plain.options)), only(await extractFields(truncated.options))];
+
+    expect(a.result).not.toHaveProperty('confidence');
+    expect(a.result).not.toHaveProperty('reasked');
+    expect(b.result.status).toBe('error');
+    expect(b.result).not.toHaveProperty('confidence');
+  });
+
+  it('marks a field that failed after its re-ask as reasked too', async () => {
+    const fields = parseFieldSet([aField({ name: 'f0', type: 'string[]' })]);
+    const { options } = aHarness({ f0: [{ text: '{"value": 42}', finishReason: 'stop' }] }, { fields });
+
+    const outcome = only(await extractFields(options));
+
+    expect(outcome.result).toMatchObject({ status: 'error', attempts: 2, reasked: true, error: { code: ErrorCode.ANSWER_INVALID } });
+  });
+});

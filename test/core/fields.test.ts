@@ -231,3 +231,57 @@ describe('parseFieldSet: names that would reach an object’s prototype', () => 
     expect(parseFieldSet([{ name: 'proto', type: 'string', prompt: 'What?' }, { name: 'constructor_name', type: 'string', prompt: 'Who?' }])).toHaveLength(2);
   });
 });
+
+describe('parseFieldSet: checks', () => {
+  const statements = { name: 'hazards', prompt: 'Hazard statements?', type: 'string[]' };
+
+  it('gives the built-in label set the default label checks', () => {
+    // Act
+    const checks = Object.fromEntries(DEFAULT_LABEL_FIELDS.map((f) => [f.name, f.checks ?? []]));
+
+    // Assess
+    expect(checks).toEqual({
+      name: [],
+      tag: ['ghs.pictograms', 'ghs.signal-word'],
+      risk_notice: ['ghs.hazard-codes'],
+      pre_notice: ['ghs.precaution-codes'],
+      suppliers: ['supplier.contacts'],
+    });
+  });
+
+  it('keeps the checks a custom field names, and none for a field that names none', () => {
+    const fields = parseFieldSet([{ ...statements, checks: ['ghs.hazard-codes'] }, { name: 'note', prompt: 'Note?', type: 'string' }]);
+
+    expect(fields[0]!.checks).toEqual(['ghs.hazard-codes']);
+    expect(fields[1]!.checks).toBeUndefined();
+  });
+
+  it('refuses a check name that does not exist, naming the field, the name and the known checks', () => {
+    const err = fieldSetError([{ ...statements, checks: ['ghs.hazard-codes', 'ghs.hazard-code'] }]);
+
+    expect(err.code).toBe(ErrorCode.FIELDS_INVALID);
+    expect(err.message).toBe(
+      'field "hazards": checks.1 "ghs.hazard-code" is not a check (known: ghs.hazard-codes, ghs.precaution-codes, ghs.pictograms, ghs.signal-word, supplier.contacts)',
+    );
+  });
+
+  it('refuses checks that are not a list of names', () => {
+    expect(fieldSetError([{ ...statements, checks: 'ghs.hazard-codes' }]).message).toMatch(/^field "hazards": checks /);
+    expect(fieldSetError([{ ...statements, checks: [3] }]).message).toMatch(/^field "hazards": checks\.0 /);
+  });
+
+  it('refuses a check that reads another field when no field carries what it reads', () => {
+    const err = fieldSetError([{ name: 'tag', prompt: 'Pictograms?', type: 'string[]', checks: ['ghs.pictograms'] }]);
+
+    expect(err.message).toBe('field "tag": check "ghs.pictograms" reads the field that carries "ghs.hazard-codes", and no field does');
+  });
+
+  it('accepts that check when another field carries what it reads', () => {
+    const fields = parseFieldSet([
+      { name: 'tag', prompt: 'Pictograms?', type: 'string[]', checks: ['ghs.pictograms'] },
+      { ...statements, checks: ['ghs.hazard-codes'] },
+    ]);
+
+    expect(fields.map((f) => f.checks)).toEqual([['ghs.pictograms'], ['ghs.hazard-codes']]);
+  });
+});

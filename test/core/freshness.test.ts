@@ -97,6 +97,19 @@ describe('configFingerprint', () => {
     const reordered = parseFieldSet([{ ...fields[0]!, schema: { properties: { b: { type: 'string' }, a: { type: 'number' } }, type: 'object' } }]);
     expect(configFingerprint({ ...base, fields: reordered })).toBe(configFingerprint(base));
   });
+
+  it('does not change when a field gains checks: they judge answers, they never change one', () => {
+    // Prepare
+    const plain = parseFieldSet([{ name: 'hazards', type: 'string[]', prompt: 'Hazard statements?' }]);
+    const checked = parseFieldSet([{ name: 'hazards', type: 'string[]', prompt: 'Hazard statements?', checks: ['ghs.hazard-codes'] }]);
+
+    // Act
+    const [before, after] = [plain, checked].map((f) => configFingerprint({ ...base, fields: f }));
+
+    // Assess
+    expect(checked[0]!.checks).toEqual(['ghs.hazard-codes']);
+    expect(after).toBe(before);
+  });
 });
 
 describe('duplicates are decided by ETag, fingerprint and finality', () => {
@@ -194,6 +207,34 @@ describe('a failure for a passing reason is not final', () => {
     const second = docAt(w.store, 'results/a.jpg.json');
     expect(second).toMatchObject({ status: 'complete', retryable: false, runs: 2, fields: { f0: 'zero', f1: 'one', f2: 'two' } });
     expect(second.fieldResults.f0).toEqual(first.fieldResults.f0);
+  });
+
+  it('recomputes checks and review over every field of a resumed document, kept ones included', async () => {
+    // Prepare: the hazard statements answer at once; the pictograms fail for a passing reason, then lack GHS02
+    const fields = parseFieldSet([
+      { name: 'tag', type: 'string[]', prompt: 'Signal word and pictograms?', checks: ['ghs.pictograms', 'ghs.signal-word'] },
+      { name: 'risk_notice', type: 'string[]', prompt: 'Hazard statements?', checks: ['ghs.hazard-codes'] },
+    ]);
+    const model = new FakeModel({
+      tag: [retryableError(ErrorCode.MODEL_TIMEOUT), aReply(['危险'])],
+      risk_notice: [aReply(['H225 高度易燃液体和蒸气'])],
+    });
+    const w = aWorld({ model, settings: { fields } });
+    const etag = w.store.put(source('incoming/a.jpg'), JPEG_BYTES);
+    await processObject(w.deps, { ...source('incoming/a.jpg'), etag }, w.invocation());
+    const first = docAt(w.store, 'results/a.jpg.json');
+
+    // Act
+    await processObject(w.deps, { ...source('incoming/a.jpg'), etag }, w.invocation('request-2'));
+
+    // Assess: the kept hazard statements are what the pictogram check judged the new tag by
+    expect(first.review).toEqual({ needed: true, reasons: ['failed:tag'] });
+    expect(Object.keys(first.checks!.byField)).toEqual(['risk_notice']);
+    expect(model.callsFor('risk_notice')).toHaveLength(1);
+    const second = docAt(w.store, 'results/a.jpg.json');
+    expect(second.status).toBe('complete');
+    expect(second.checks!.byField.tag!.map((f) => f.code)).toEqual(['GHS_PICTOGRAM_MISSING']);
+    expect(second.review).toEqual({ needed: true, reasons: ['check:GHS_PICTOGRAM_MISSING:tag'] });
   });
 
   it('does not ask a permanently failed document again', async () => {

@@ -3,7 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LABEL_FIELDS } from '../../functions/core/fields';
 import { LAMBDA_SERVICE_ERRORS, LAMBDA_THROTTLED, RUN_RETRYABLE_ERROR, SFN_STATES } from '../../infra/constructs/stepfunctions-definition';
-import { ENDPOINT_VARIABLES } from '../../infra/constructs/stepfunctions-functions';
+import { ENDPOINT_VARIABLES } from '../../infra/constructs/function-environment';
 import type { StepFunctionsPipeline } from '../../infra/constructs/stepfunctions-pipeline';
 import { FieldlensStack, type FieldlensStackProps } from '../../infra/fieldlens-stack';
 import { functionLogicalId, synthesizedStateMachine } from '../support/local-state-machine';
@@ -80,8 +80,9 @@ describe('StepFunctionsPipeline: the trigger', () => {
       OUTPUT_PREFIX: 'out/',
       MODEL_NAME: MODEL.name,
       MODEL_RESPONSE_FORMAT: 'json_schema',
-      OUTPUT_BUCKET: { Ref: logicalId(template, 'AWS::S3::Bucket', 'Bucket') },
     });
+    // Results go to the source bucket: OUTPUT_BUCKET unset says so (and lets the starter refuse overlapping prefixes).
+    expect(env.OUTPUT_BUCKET).toBeUndefined();
     expect(JSON.parse(env.FIELDS)).toEqual(fields);
     for (const name of ENDPOINT_VARIABLES) expect(env[name], name).toBeUndefined();
   });

@@ -46,12 +46,28 @@ export interface RecordedRequest {
   readonly rejectedByCapacity: boolean;
 }
 
+/**
+ * How the server fills `choices[0].logprobs` when a request asks for them
+ * (`logprobs: true`): the reply is cut into plausible tokens
+ * ({@link tokenise}), each with its UTF-8 `bytes` and a log-probability.
+ */
+export interface LogprobsKnob {
+  /** The log-probability of every token that `tokens` does not name. @default -0.0005 */
+  readonly base?: number;
+  /** Token text → log-probability, for every token containing that text (the lowest of those that match applies). */
+  readonly tokens?: Readonly<Record<string, number>>;
+  /** Send `logprobs: null` although they were asked for (a server that does not support them). */
+  readonly omit?: boolean;
+  /** Cut each non-ASCII character into two byte tokens, spelled the way vLLM does (`bytes:\xe4\xb9`). */
+  readonly splitMultibyte?: boolean;
+}
+
 /** What the server does with one request. `latencyMs` delays it (default: the server's latency). */
 export type Behaviour =
   /** A well-formed completion whose content is `JSON.stringify({ value })`. `usage: null` omits usage. */
-  | { kind: 'answer'; value: unknown; latencyMs?: number; usage?: TestUsage | null }
+  | { kind: 'answer'; value: unknown; latencyMs?: number; usage?: TestUsage | null; logprobs?: LogprobsKnob }
   /** Raw assistant content: malformed JSON, prose, fences, or a cut-off answer with `finishReason: 'length'`. */
-  | { kind: 'text'; content: string; latencyMs?: number; finishReason?: string; usage?: TestUsage | null }
+  | { kind: 'text'; content: string; latencyMs?: number; finishReason?: string; usage?: TestUsage | null; logprobs?: LogprobsKnob }
   /**
    * Any status. `body` defaults to an OpenAI error object; a string body is sent as text/plain,
    * anything else as JSON (a 200 with a broken completion is possible too).
@@ -88,6 +104,8 @@ export interface TestServerOptions {
   jitterMs?: number;
   /** When set, requests without `authorization: Bearer <apiKey>` get 401. */
   apiKey?: string;
+  /** Log-probabilities for behaviours that have no `logprobs` of their own. Default: every token -0.0005. */
+  logprobs?: LogprobsKnob;
 }
 
 /** A running test server. Counters cover chat requests only (POST /v1/chat/completions). */
@@ -307,12 +325,14 @@ export async function startOpenAITestServer(options: TestServerOptions = {}): Pr
         const content = b.kind === 'answer' ? JSON.stringify({ value: b.value }) : b.content;
         const finishReason = b.kind === 'text' ? (b.finishReason ?? 'stop') : 'stop';
         const usage = b.usage === undefined ? DEFAULT_USAGE : b.usage;
+        const knob = b.logprobs ?? options.logprobs ?? {};
+        const logprobs = record.body.logprobs === true && !knob.omit ? { content: tokenLogprobs(content, knob) } : null;
         return sendJson(res, 200, {
           id: `chatcmpl-test-${++completionId}`,
           object: 'chat.completion',
           created: Math.floor(Date.now() / 1000),
           model: typeof record.body.model === 'string' ? record.body.model : 'test-model',
-          choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finishReason }],
+          choices: [{ index: 0, message: { role: 'assistant', content }, logprobs, finish_reason: finishReason }],
           ...(usage === null
             ? {}
             : { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } }),
@@ -368,6 +388,42 @@ export async function startOpenAITestServer(options: TestServerOptions = {}): Pr
       return closed;
     },
   };
+}
+
+/**
+ * Cuts text into tokens the way a BPE tokenizer roughly does: runs of JSON
+ * punctuation (`{"`, `":"`, `"]}`), words with their leading space, digits
+ * in threes, and each other character alone. Joined, they are the text.
+ */
+export function tokenise(text: string): string[] {
+  return text.match(/[{}[\]":,]+|\s?[A-Za-z]+|\d{1,3}|\s+|./gsu) ?? [];
+}
+
+const encoder = new TextEncoder();
+
+/** OpenAI's `logprobs.content` for `text`: every token with its bytes and the knob's log-probability. */
+export function tokenLogprobs(
+  text: string,
+  knob: LogprobsKnob = {},
+): Array<{ token: string; logprob: number; bytes: number[]; top_logprobs: [] }> {
+  const base = knob.base ?? -0.0005;
+  const named = Object.entries(knob.tokens ?? {});
+  const out: Array<{ token: string; logprob: number; bytes: number[]; top_logprobs: [] }> = [];
+  for (const token of tokenise(text)) {
+    const matches = named.filter(([t]) => token.includes(t)).map(([, lp]) => lp);
+    const logprob = matches.length > 0 ? Math.min(...matches) : base;
+    const bytes = [...encoder.encode(token)];
+    if (knob.splitMultibyte && bytes.length > 1 && [...token].length === 1) {
+      const cut = Math.ceil(bytes.length / 2);
+      for (const part of [bytes.slice(0, cut), bytes.slice(cut)]) {
+        const spelled = `bytes:${part.map((x) => `\\x${x.toString(16).padStart(2, '0')}`).join('')}`;
+        out.push({ token: spelled, logprob, bytes: part, top_logprobs: [] });
+      }
+      continue;
+    }
+    out.push({ token, logprob, bytes, top_logprobs: [] });
+  }
+  return out;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

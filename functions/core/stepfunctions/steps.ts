@@ -246,7 +246,7 @@ export async function mergeRun(deps: StepDeps, input: MergeInput): Promise<RunRe
           ? partFailure(f.name, 'kept from the earlier run, but its document changed before this run merged; asked again next run')
           : partFailure(f.name, 'this run has no outcome for the field')),
     );
-    const document = mergeResult(frameOf(deps, input.source, input.startedAt, input.runs), outcomes);
+    const document = mergeResult(frameOf(deps, input.source, input.startedAt, input.runs), outcomes, deps.settings);
     const published = await publishResult({ store, ref: input.resultRef, document, seenEtag: input.resultEtag ?? undefined });
     if (published.kind !== 'written') return skipped(published.kind);
     return {
@@ -306,6 +306,7 @@ export async function recordRunFailure(deps: StepDeps, input: RecordFailureInput
         : mergeResult(
             frame,
             names.map((name) => kept.get(name) ?? { name, value: null, result: { status: 'error', attempts: 0, latencyMs: 0, error } }),
+            deps.settings,
           );
     const published = await publishResult({ store, ref: resultRef, document, seenEtag: existing?.etag, checkSource: source.etag !== '' });
     if (published.kind !== 'written') return { status: 'skipped', retryable: false, reason: published.kind, resultKey: resultRef.key };
