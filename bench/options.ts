@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['latency', 'throughput', 'memory', 'cold-start', 's3'] as const;
+export const SECTIONS = ['latency', 'throughput', 'memory', 'cold-start', 's3', 'backfill'] as const;
 export type SectionId = (typeof SECTIONS)[number];
 
 const MiB = 1024 * 1024;
@@ -32,6 +32,15 @@ export interface BenchOptions {
   /** Section 5: image sizes in bytes and runs per size. */
   readonly s3Sizes: readonly number[];
   readonly s3Runs: number;
+  /** Section 6: objects already in the bucket, fields each, capacity and share, latency, batch size. */
+  readonly backfill: {
+    readonly objects: number;
+    readonly fields: number;
+    readonly capacity: number;
+    readonly share: number;
+    readonly latencyMs: number;
+    readonly batchSize: number;
+  };
   readonly quick: boolean;
   /** Where the figures are written. */
   readonly out: string;
@@ -58,6 +67,8 @@ figures as JSON.
   --memory-fields <list>  section 3 field counts (default 1,10,20)
   --import-runs <n>       section 4 fresh processes per measurement (default 5)
   --s3-mib <list>         section 5 image sizes in MiB (default 0.2,1,5,20)
+  --backfill-objects <n>  section 6 objects already in the bucket (default 10000; --quick 1000)
+  --backfill-latency <ms> section 6 test server latency per request (default 5)
   --quick                 a shorter run (same L): fields 1,5,20, N 20, memory 1,20     BENCH_QUICK=1
   --out <file>            results file (default bench/results/latest.json)      BENCH_OUT
   -h, --help
@@ -86,6 +97,8 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
       'memory-fields': { type: 'string' },
       'import-runs': { type: 'string' },
       's3-mib': { type: 'string' },
+      'backfill-objects': { type: 'string' },
+      'backfill-latency': { type: 'string' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -125,6 +138,14 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     ),
     // Against a real model every run costs model time: one run per image.
     s3Runs: endpoint ? 1 : quick ? 2 : 3,
+    backfill: {
+      objects: int(values['backfill-objects'] ?? (quick ? '1000' : '10000'), 'backfill-objects', 1),
+      fields: 2,
+      capacity: 20,
+      share: 0.5,
+      latencyMs: int(values['backfill-latency'] ?? '5', 'backfill-latency', 0),
+      batchSize: 100,
+    },
     quick,
     out: values.out ?? env.BENCH_OUT ?? 'bench/results/latest.json',
     ...(endpoint ? { endpoint } : {}),

@@ -8,6 +8,7 @@ import { cpus, arch, platform, loadavg, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { runBackfillScaleSection } from './backfill-scale';
 import { runColdStartSection } from './cold-start';
 import { noisePng, sampleImages } from './images';
 import { runLatencySection } from './latency';
@@ -24,6 +25,7 @@ const TITLES: Record<SectionId, { key: string; title: string }> = {
   memory: { key: 'memory', title: 'Memory: one large image' },
   'cold-start': { key: 'coldStart', title: 'Cold start: the handler bundle' },
   s3: { key: 's3', title: 'S3 overhead per image' },
+  backfill: { key: 'backfill', title: 'Backfill of a bucket that already holds objects' },
 };
 
 const SAMPLES_DIR = fileURLToPath(new URL('../samples', import.meta.url));
@@ -64,6 +66,8 @@ async function runSection(id: SectionId, o: BenchOptions): Promise<SectionResult
         latencyMs: o.latencyMs,
         ...(o.endpoint ? { endpoint: o.endpoint, images: await realImages() } : {}),
       });
+    case 'backfill':
+      return runBackfillScaleSection(o.backfill);
   }
 }
 
@@ -72,6 +76,7 @@ function skipReason(id: SectionId, o: BenchOptions): string | undefined {
   if (!o.endpoint) return undefined;
   if (id === 'throughput') return 'needs the test server’s capacity and 429 knobs (MODEL_BASE_URL is set)';
   if (id === 'memory') return 'sends a 20 MiB non-decodable image; needs the test server (MODEL_BASE_URL is set)';
+  if (id === 'backfill') return 'asks about thousands of synthetic objects; needs the test server (MODEL_BASE_URL is set)';
   return undefined;
 }
 

@@ -74,6 +74,15 @@ const idList = (what: string, pattern: RegExp, example: string, max: number) => 
   );
 };
 
+/** A fraction above 0 and below 1, from `-c key=0.3` or cdk.json. */
+const fraction = () => {
+  const message = 'expected a number above 0 and below 1, such as 0.5 (half the capacity)';
+  return z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+    z.number({ error: message }).gt(0, message).lt(1, message),
+  );
+};
+
 const httpUrl = 'expected the endpoint\'s OpenAI-compatible base URL, such as http://10.0.0.5:8000/v1';
 
 /** Every context key fieldlens reads, with what it accepts. */
@@ -109,7 +118,7 @@ const contextSchema = z.object({
   versioned: flag().optional(),
   memorySize: wholeNumber(128, 10_240).optional(),
   timeoutSeconds: wholeNumber(10, 900).optional(),
-  trigger: z.enum(['direct', 'queue'], { error: 'expected "direct" or "queue"' }).default('direct'),
+  trigger: z.enum(['direct', 'queue', 'eventbridge'], { error: 'expected "direct", "queue" or "eventbridge"' }).default('direct'),
   fanout: z.enum(['lambda', 'stepfunctions'], { error: 'expected "lambda" or "stepfunctions"' }).default('lambda'),
   reserveConcurrency: flag().optional(),
   maxImageBytes: functionSetting().optional(),
@@ -121,6 +130,19 @@ const contextSchema = z.object({
     .optional(),
   subnetIds: idList('subnet', EC2_ID_PATTERNS.subnet, 'subnet-0a1b2c3d,subnet-4e5f6a7b', LAMBDA_VPC_LIMITS.subnets).optional(),
   securityGroupIds: idList('security group', EC2_ID_PATTERNS.securityGroup, 'sg-0a1b2c3d', LAMBDA_VPC_LIMITS.securityGroups).optional(),
+  backfill: flag().optional(),
+  backfillShare: fraction().optional(),
+  backfillBatchSize: wholeNumber(1, 1000).optional(),
+  backfillToleratedFailurePercent: wholeNumber(0, 100).optional(),
+  backfillInventoryBucket: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected the S3 bucket name your S3 Inventory reports are delivered to')
+    .optional(),
+  backfillInventoryPrefix: z
+    .string({ error: 'expected the key prefix of the S3 Inventory reports, ending in "/"' })
+    .refine((p) => p === '' || p.endsWith('/'), 'expected the key prefix of the S3 Inventory reports, ending in "/"')
+    .refine((p) => !/[*?]/.test(p), 'expected a prefix without "*" or "?" (IAM reads them as wildcards)')
+    .optional(),
 });
 
 /** The context keys fieldlens reads. */
@@ -223,12 +245,12 @@ export function stackPropsFromContext(
       'context keys "accessLogs" / "versioned" configure a new bucket and cannot be combined with "bucketName" (an existing bucket)',
     );
   }
-  if (ctx.fanout === 'stepfunctions' && ctx.trigger !== 'direct') {
+  if (ctx.fanout === 'stepfunctions' && ctx.trigger === 'queue') {
     throw new ContextError(
       'context key "trigger": the Step Functions fan-out (fanout=stepfunctions) is started by S3 directly; remove trigger=queue (its runs wait in Step Functions)',
     );
   }
-  if (ctx.reserveConcurrency !== undefined && ctx.trigger !== 'direct') {
+  if (ctx.reserveConcurrency !== undefined && ctx.trigger === 'queue') {
     throw new ContextError(
       'context key "reserveConcurrency": only the direct trigger uses reserved concurrency; remove it with trigger=queue',
     );
@@ -245,6 +267,7 @@ export function stackPropsFromContext(
       throw new ContextError(`context key "${key}": only with "vpcId", the VPC they belong to, such as -c vpcId=vpc-0a1b2c3d4e5f67890`);
     }
   }
+  const backfill = backfillFromContext(ctx);
   return {
     stackName: ctx.stackName,
     model: {
@@ -272,5 +295,40 @@ export function stackPropsFromContext(
     ...(ctx.vpcId !== undefined ? { vpcId: ctx.vpcId } : {}),
     ...(ctx.subnetIds !== undefined ? { subnetIds: ctx.subnetIds } : {}),
     ...(ctx.securityGroupIds !== undefined ? { securityGroupIds: ctx.securityGroupIds } : {}),
+    ...(backfill ? { backfill } : {}),
   };
 }
+
+/**
+ * The backfill's props: on with `backfill=true` or any other backfill key
+ * (which would mean nothing without it), off with `backfill=false`.
+ *
+ * @throws {ContextError} for backfill settings given with `backfill=false`,
+ *   or an inventory prefix without its bucket.
+ */
+function backfillFromContext(ctx: FieldlensContext): BackfillContextProps | undefined {
+  const settings = (['backfillShare', 'backfillBatchSize', 'backfillToleratedFailurePercent', 'backfillInventoryBucket', 'backfillInventoryPrefix'] as const).filter(
+    (k) => ctx[k] !== undefined,
+  );
+  if (ctx.backfill === false) {
+    if (settings.length > 0) {
+      throw new ContextError(`context key "${settings[0]}": configures the backfill, which backfill=false turns off; remove one of them`);
+    }
+    return undefined;
+  }
+  if (ctx.backfill !== true && settings.length === 0) return undefined;
+  if (ctx.backfillInventoryPrefix !== undefined && ctx.backfillInventoryBucket === undefined) {
+    throw new ContextError('context key "backfillInventoryPrefix": only with "backfillInventoryBucket", the bucket your S3 Inventory reports are delivered to');
+  }
+  return {
+    ...(ctx.backfillShare !== undefined ? { share: ctx.backfillShare } : {}),
+    ...(ctx.backfillBatchSize !== undefined ? { batchSize: ctx.backfillBatchSize } : {}),
+    ...(ctx.backfillToleratedFailurePercent !== undefined ? { toleratedFailurePercentage: ctx.backfillToleratedFailurePercent } : {}),
+    ...(ctx.backfillInventoryBucket !== undefined
+      ? { inventory: { bucketName: ctx.backfillInventoryBucket, prefix: ctx.backfillInventoryPrefix ?? '' } }
+      : {}),
+  };
+}
+
+/** The backfill as context describes it. */
+type BackfillContextProps = NonNullable<FieldlensStackProps['backfill']>;

@@ -5,25 +5,27 @@
  * composes them.
  */
 import { Stack } from 'aws-cdk-lib';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { TriggerKind } from './budget';
+import { shareEndpoint, type SharedBudget } from './backfill-budget';
+import { TRIGGER_LIMITS } from './budget';
 import { acknowledgeNotificationsHandler } from './constructs/acknowledge';
+import { Backfill } from './constructs/backfill';
 import { DirectPipeline } from './constructs/direct-pipeline';
 import { watchedBuckets } from './constructs/fieldlens-bucket';
 import { modelApiKeySecret } from './constructs/model-api-key';
 import { ModelNetwork, wantsVpc } from './constructs/model-network';
-import type { FieldlensPipeline, PipelineProps } from './constructs/pipeline-props';
+import { PIPELINE_DEFAULTS, resolveFields, type FieldlensPipeline, type PipelineProps } from './constructs/pipeline-props';
 import { QueuePipeline } from './constructs/queue-pipeline';
 import { StepFunctionsPipeline } from './constructs/stepfunctions-pipeline';
 import { FieldlensPropsError } from './errors';
 import { addStackOutputs } from './stack-outputs';
-import { MODEL_PASS_THROUGH, PIPELINE_PASS_THROUGH, type FanoutKind, type FieldlensStackProps } from './stack-props';
+import { MODEL_PASS_THROUGH, PIPELINE_PASS_THROUGH, type FanoutKind, type FieldlensStackProps, type StackTriggerKind } from './stack-props';
 import { validateStackProps } from './stack-validation';
 
 export type { FieldlensBucketProps } from './constructs/fieldlens-bucket';
-export type { FanoutKind, FieldlensModelProps, FieldlensStackProps } from './stack-props';
+export type { FanoutKind, FieldlensModelProps, FieldlensStackProps, StackTriggerKind } from './stack-props';
 
 /**
  * Everything fieldlens needs in one stack. Environment-agnostic: it
@@ -52,6 +54,10 @@ export class FieldlensStack extends Stack {
    * its `vpcConfig.securityGroups` are the groups to let in on the endpoint.
    */
   public readonly modelNetwork?: ModelNetwork;
+  /** The backfill, when asked for (`backfill` prop). */
+  public readonly backfill?: Backfill;
+  /** How the endpoint's capacity is split between uploads and the backfill, when there is one. */
+  public readonly sharedBudget?: SharedBudget;
 
   constructor(scope: Construct, id: string, props: FieldlensStackProps) {
     super(scope, id, {
@@ -68,6 +74,24 @@ export class FieldlensStack extends Stack {
     if (buckets.accessLogsBucket) this.accessLogsBucket = buckets.accessLogsBucket;
     this.apiKeySecret = modelApiKeySecret(this, props.model);
     if (wantsVpc(props)) this.modelNetwork = new ModelNetwork(this, 'ModelNetwork', props);
+    const trigger = props.trigger ?? 'direct';
+    // A bucket the stack creates gets its EventBridge notifications turned on; an existing one must have them already.
+    if (trigger === 'eventbridge' && this.bucket instanceof s3.Bucket) this.bucket.enableEventBridgeNotification();
+
+    // With a backfill the capacity is split once: the pipeline is built with the uploads' part.
+    const capacity = props.model.maxConcurrency ?? PIPELINE_DEFAULTS.modelCapacity;
+    if (props.backfill) {
+      try {
+        this.sharedBudget = shareEndpoint({
+          capacity,
+          fieldCount: resolveFields(props.fields).fields.length,
+          ...optional('share', props.backfill.share),
+          liveLimits: trigger === 'queue' ? TRIGGER_LIMITS.queue : TRIGGER_LIMITS.direct,
+        });
+      } catch (err) {
+        throw new FieldlensPropsError(`backfill.share (context backfillShare) with model.maxConcurrency (modelMaxConcurrency) ${capacity}: ${(err as Error).message}`, { cause: err });
+      }
+    }
 
     const pipelineProps: PipelineProps = {
       sourceBucket: this.bucket,
@@ -78,32 +102,42 @@ export class FieldlensStack extends Stack {
         baseUrl: props.model.baseUrl,
         name: props.model.name,
         apiKeySecret: this.apiKeySecret,
-        ...optional('capacity', props.model.maxConcurrency),
+        ...optional('capacity', this.sharedBudget ? this.sharedBudget.liveCapacity : props.model.maxConcurrency),
         ...definedOnly(props.model, MODEL_PASS_THROUGH),
       },
       ...definedOnly(props, PIPELINE_PASS_THROUGH),
       ...optional('vpcConfig', this.modelNetwork?.vpcConfig),
     };
-    this.pipeline = this.createPipeline(props.fanout ?? 'lambda', props.trigger ?? 'direct', pipelineProps, props.reserveConcurrency);
+    this.pipeline = this.createPipeline(props.fanout ?? 'lambda', trigger, pipelineProps, props.reserveConcurrency);
+    if (props.backfill && this.sharedBudget) {
+      this.backfill = new Backfill(this, 'Backfill', {
+        ...pipelineProps,
+        ...props.backfill,
+        budget: this.sharedBudget.backfill,
+        // The queue trigger is the choice for accounts that cannot spare a reservation: its backfill reserves none either.
+        reserveConcurrency: trigger !== 'queue' && (props.reserveConcurrency ?? true),
+      });
+    }
     acknowledgeNotificationsHandler(Stack.of(this.bucket));
 
-    addStackOutputs(this, { inputPrefix, outputPrefix });
+    addStackOutputs(this, { inputPrefix, outputPrefix, capacity });
   }
 
   /** The one place a pipeline is chosen; a new fan-out plugs in here. */
   private createPipeline(
     fanout: FanoutKind,
-    trigger: TriggerKind,
-    props: PipelineProps,
+    trigger: StackTriggerKind,
+    pipelineProps: PipelineProps,
     reserveConcurrency: boolean | undefined,
   ): FieldlensPipeline {
+    const props: PipelineProps = trigger === 'eventbridge' ? { ...pipelineProps, objectCreatedSource: 'eventbridge' } : pipelineProps;
     switch (fanout) {
       case 'lambda':
         return trigger === 'queue'
           ? new QueuePipeline(this, 'Pipeline', props)
           : new DirectPipeline(this, 'Pipeline', { ...props, ...optional('reserveConcurrency', reserveConcurrency) });
       case 'stepfunctions':
-        if (trigger !== 'direct') {
+        if (trigger === 'queue') {
           throw new FieldlensPropsError(
             'trigger: the Step Functions fan-out is started by S3 directly (trigger "direct"); its runs wait in Step Functions, so no queue is needed',
           );

@@ -3,6 +3,7 @@
  * where results appear, where to look when something goes wrong.
  */
 import { CfnOutput, Fn } from 'aws-cdk-lib';
+import { describeBudget, describeSharedBudget } from './backfill-budget';
 import { QueuePipeline } from './constructs/queue-pipeline';
 import { StepFunctionsPipeline } from './constructs/stepfunctions-pipeline';
 import type { FieldlensStack } from './fieldlens-stack';
@@ -11,10 +12,12 @@ import type { FieldlensStack } from './fieldlens-stack';
 export interface StackOutputPrefixes {
   readonly inputPrefix: string;
   readonly outputPrefix: string;
+  /** The endpoint's capacity, for the shared budget's output. */
+  readonly capacity?: number;
 }
 
 /** Adds the outputs to `stack`; those of one pipeline kind only when it is that kind. */
-export function addStackOutputs(stack: FieldlensStack, { inputPrefix, outputPrefix }: StackOutputPrefixes): void {
+export function addStackOutputs(stack: FieldlensStack, { inputPrefix, outputPrefix, capacity }: StackOutputPrefixes): void {
   const { bucket, outputBucket, pipeline, apiKeySecret, modelNetwork } = stack;
   const budget = pipeline.budget;
   const output = (id: string, value: string, description: string) => new CfnOutput(stack, id, { value, description });
@@ -35,9 +38,17 @@ export function addStackOutputs(stack: FieldlensStack, { inputPrefix, outputPref
   );
   output(
     'EndpointBudget',
-    `${budget.perImage} requests per image x ${budget.concurrentImages} images at once = ${budget.maxInFlight} in flight at most`,
+    stack.sharedBudget ? describeSharedBudget(stack.sharedBudget, capacity ?? stack.sharedBudget.maxInFlight) : describeBudget(budget),
     'How the model endpoint capacity is shared',
   );
+  if (stack.backfill) {
+    output(
+      'BackfillStateMachineArn',
+      stack.backfill.stateMachine.stateMachineArn,
+      'The backfill of the objects already in the bucket: npm run backfill (it reads this output)',
+    );
+    output('BackfillLogGroupName', stack.backfill.logGroup.logGroupName, 'Every state of every backfill run (no state data)');
+  }
   if (pipeline instanceof StepFunctionsPipeline) {
     output(
       'StateMachineArn',

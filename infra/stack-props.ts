@@ -4,6 +4,7 @@
  */
 import type { StackProps } from 'aws-cdk-lib';
 import type { TriggerKind } from './budget';
+import type { BackfillOptions } from './constructs/backfill';
 import type { WatchedBucketProps } from './constructs/fieldlens-bucket';
 import type { ModelApiKeyProps } from './constructs/model-api-key';
 import type { ModelNetworkProps } from './constructs/model-network';
@@ -69,11 +70,14 @@ export interface FieldlensStackProps
    */
   readonly outputPrefix?: string;
   /**
-   * How images reach the function: `direct` (S3 invokes it) or `queue`
-   * (S3 → SQS → Lambda).
+   * How images reach the function: `direct` (S3 invokes it), `queue`
+   * (S3 → SQS → Lambda), or `eventbridge` (the bucket's EventBridge
+   * "Object Created" events, matched by a rule on the input prefix, invoke
+   * it: the bucket's notification configuration is left alone; an existing
+   * bucket must have EventBridge notifications on, see docs/deploying.md).
    * @default 'direct'
    */
-  readonly trigger?: TriggerKind;
+  readonly trigger?: StackTriggerKind;
   /**
    * How an image's fields are fanned out: `lambda` (one invocation asks
    * every field) or `stepfunctions` (a state machine runs one task per field;
@@ -89,4 +93,16 @@ export interface FieldlensStackProps
    * @default true
    */
   readonly reserveConcurrency?: boolean;
+  /**
+   * A backfill state machine that walks the objects already in the bucket
+   * through the per-object path (`npm run backfill`), with its share of the
+   * endpoint's capacity; the uploads get the rest (see docs/backfill.md).
+   * Off unless given, so a deployment without it keeps the whole capacity
+   * for uploads.
+   * @default - no backfill
+   */
+  readonly backfill?: BackfillOptions;
 }
+
+/** How images reach the function: the budget's triggers, and `eventbridge` (asynchronous, like `direct`). */
+export type StackTriggerKind = TriggerKind | 'eventbridge';

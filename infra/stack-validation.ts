@@ -24,9 +24,9 @@ export function validateStackProps(props: FieldlensStackProps): void {
   checkWatchedBucketProps(props);
   checkModelApiKeyProps(props.model);
   checkModelNetworkProps(props);
-  if (props.reserveConcurrency !== undefined && (props.trigger ?? 'direct') !== 'direct') {
+  if (props.reserveConcurrency !== undefined && props.trigger === 'queue') {
     throw new FieldlensPropsError(
-      'reserveConcurrency: only the direct trigger uses reserved concurrency; the queue trigger limits concurrency on its event source',
+      'reserveConcurrency: only the direct trigger uses reserved concurrency (and eventbridge, which invokes the function the same way); the queue trigger limits concurrency on its event source',
     );
   }
 }

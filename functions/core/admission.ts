@@ -136,7 +136,7 @@ export async function admit(deps: AdmissionDeps, hint: SourceHint, signal?: Abor
  * results had one) counts as final only if its fingerprint matches, which
  * such a result never has: it is recomputed once.
  */
-function isCurrent(stored: StoredResult, etag: string, settings: PipelineSettings): 'final' | 'retryable' | undefined {
+export function isCurrent(stored: StoredResult, etag: string, settings: Pick<PipelineSettings, 'fingerprint'>): 'final' | 'retryable' | undefined {
   if (stored.sourceEtag !== etag || stored.fingerprint !== settings.fingerprint) return undefined;
   return stored.state;
 }

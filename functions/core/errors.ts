@@ -94,6 +94,15 @@ export const ErrorCode = {
    * misconfigured endpoint.
    */
   MODEL_RESPONSE_TOO_LARGE: 'MODEL_RESPONSE_TOO_LARGE',
+  /**
+   * Every item of a backfill batch failed (the bucket unreadable, the
+   * results unwritable): the batch fails as a whole, so the Distributed
+   * Map retries it and counts it against its tolerated failures. Items that
+   * fail alone are listed in the batch's output instead.
+   */
+  BACKFILL_BATCH_FAILED: 'BACKFILL_BATCH_FAILED',
+  /** A command (`npm run backfill`, `npm run redrive`) cannot run as asked: its arguments, or the stack it needs; the message says what to change. */
+  COMMAND_INVALID: 'COMMAND_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -249,6 +258,12 @@ export class RetryableResultError extends withCode(ErrorCode.RESULT_RETRYABLE, '
 
 /** The starter could not start one or more runs; Lambda retries the event. */
 export class RunStartError extends withCode(ErrorCode.RUN_START_FAILED, 'RunStartError') {}
+
+/** Every item of a backfill batch failed; see {@link ErrorCode.BACKFILL_BATCH_FAILED}. */
+export class BackfillBatchError extends withCode(ErrorCode.BACKFILL_BATCH_FAILED, 'BackfillBatchError') {}
+
+/** A command cannot run as asked; see {@link ErrorCode.COMMAND_INVALID}. */
+export class CommandError extends withCode(ErrorCode.COMMAND_INVALID, 'CommandError') {}
 
 /**
  * Some records of an invocation could not be finished. It carries the code

@@ -1,7 +1,11 @@
 /**
- * Reading the events that start fieldlens: S3 event notifications, delivered
- * directly or wrapped in SQS messages. Pure: no SDK types, tolerant of the
- * fields S3 adds over time, strict about the ones we use.
+ * Reading the events that start fieldlens: S3 event notifications and the
+ * bucket's EventBridge "Object Created" events, each delivered directly or
+ * wrapped in SQS messages. Pure: no SDK types, tolerant of the fields S3
+ * adds over time, strict about the ones we use.
+ *
+ * The two shapes differ where it matters: an S3 notification URL-encodes
+ * the key (`+` for a space), an EventBridge event carries it as it is.
  */
 import * as z from 'zod';
 import { ErrorCode, FieldlensError } from './errors';
@@ -41,6 +45,25 @@ const s3RecordSchema = z.looseObject({
 });
 const s3EventSchema = z.looseObject({ Records: z.array(z.unknown()) });
 
+/** The EventBridge events S3 sends for a bucket with EventBridge notifications on. */
+const eventBridgeSchema = z.looseObject({
+  source: z.literal('aws.s3'),
+  'detail-type': z.string(),
+  detail: z.looseObject({
+    bucket: z.looseObject({ name: z.string().min(1) }),
+    object: z.looseObject({
+      key: z.string().min(1),
+      size: z.number().int().nonnegative().optional(),
+      etag: z.string().optional(),
+      sequencer: z.string().optional(),
+    }),
+    reason: z.string().optional(),
+  }),
+});
+
+/** The EventBridge detail type of a new object; the others (deleted, restored, …) are not ours. */
+export const EVENTBRIDGE_OBJECT_CREATED = 'Object Created';
+
 /**
  * Decodes a key as S3 event notifications encode it: form-URL-encoding, so
  * `+` is a space and a literal plus arrives as `%2B`.
@@ -57,8 +80,9 @@ export function decodeS3Key(encoded: string): string {
 
 /**
  * Splits an incoming event into items: one per SQS message, or one for a
- * direct S3 notification. The `s3:TestEvent` S3 sends when a notification is
- * configured, and records that are not object-created, yield no records.
+ * direct S3 notification or EventBridge event. The `s3:TestEvent` S3 sends
+ * when a notification is configured, records that are not object-created
+ * and EventBridge events of another detail type yield no records.
  *
  * @throws {FieldlensError} `EVENT_INVALID` for a direct event of unknown shape.
  */
@@ -99,10 +123,11 @@ function readS3Body(body: string): S3ObjectEvent[] {
 }
 
 function readS3Notification(event: unknown): S3ObjectEvent[] {
+  if ((event as { source?: unknown })?.source === 'aws.s3') return readEventBridgeEvent(event);
   if ((event as { Event?: unknown })?.Event === 's3:TestEvent') return [];
   const outer = s3EventSchema.safeParse(event);
   if (!outer.success) {
-    throw new FieldlensError(ErrorCode.EVENT_INVALID, 'not an S3 event notification (no "Records" array)');
+    throw new FieldlensError(ErrorCode.EVENT_INVALID, 'neither an S3 event notification (no "Records" array) nor an S3 EventBridge event (source "aws.s3")');
   }
   const out: S3ObjectEvent[] = [];
   outer.data.Records.forEach((raw, i) => {
@@ -125,6 +150,30 @@ function readS3Notification(event: unknown): S3ObjectEvent[] {
     });
   });
   return out;
+}
+
+/**
+ * An EventBridge "Object Created" event: one record, the key as it is (not
+ * URL-encoded). `eventName` is given the S3 notification's form
+ * (`ObjectCreated:<reason>`), so both shapes read the same downstream.
+ */
+function readEventBridgeEvent(event: unknown): S3ObjectEvent[] {
+  const e = eventBridgeSchema.safeParse(event);
+  if (!e.success) {
+    const issue = e.error.issues[0]!;
+    throw new FieldlensError(ErrorCode.EVENT_INVALID, `S3 EventBridge event: ${issue.path.join('.')} ${issue.message}`);
+  }
+  if (e.data['detail-type'] !== EVENTBRIDGE_OBJECT_CREATED) return [];
+  const { bucket, object, reason } = e.data.detail;
+  return [
+    {
+      bucket: bucket.name,
+      key: object.key,
+      eventName: `ObjectCreated:${reason ?? 'Put'}`,
+      ...(object.etag ? { etag: unquote(object.etag) } : {}),
+      ...(object.size !== undefined ? { size: object.size } : {}),
+    },
+  ];
 }
 
 /** ETags come quoted from the S3 API and bare in events; compare them bare. */

@@ -6,12 +6,11 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { TRIGGER_LIMITS, type EndpointBudget } from '../budget';
 import { MonitoredDeadLetterQueue } from './dead-letter-queue';
+import { subscribeToObjectsCreated } from './object-created-source';
 import { OnUploadFunction } from './on-upload-function';
 import { pipelineBudget, type FieldlensPipeline, type PipelineProps } from './pipeline-props';
 
@@ -88,11 +87,7 @@ export class DirectPipeline extends Construct implements FieldlensPipeline {
     this.handler = this.onUpload.function;
     this.logGroup = this.onUpload.logGroup;
 
-    props.sourceBucket.addEventNotification(
-      s3.EventType.OBJECT_CREATED,
-      new LambdaDestination(this.handler),
-      ...(props.inputPrefix ? [{ prefix: props.inputPrefix }] : []),
-    );
+    subscribeToObjectsCreated(this, props, this.handler, dlq.queue);
 
     if (!reserve) {
       Annotations.of(this).addWarningV2(

@@ -21,6 +21,7 @@ import type { ResponseFormat } from '../../functions/config';
 import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from '../../functions/core/fields';
 import { endpointBudget, type ConcurrentImageLimits, type EndpointBudget } from '../budget';
 import type { FunctionVpcConfig } from './lambda-defaults';
+import type { ObjectCreatedSource } from './object-created-source';
 
 /** Log levels the handler understands (`LOG_LEVEL`). */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -141,6 +142,14 @@ export interface PipelineProps {
    * @default - every function runs outside any VPC
    */
   readonly vpcConfig?: FunctionVpcConfig;
+  /**
+   * Where object-created events come from: the bucket's event notification
+   * (`notification`), or the bucket's EventBridge events through a rule
+   * (`eventbridge`; the bucket must have EventBridge notifications on).
+   * Asynchronous pipelines only (direct, Step Functions).
+   * @default 'notification'
+   */
+  readonly objectCreatedSource?: ObjectCreatedSource;
 }
 
 /** What the stack sees of a pipeline, whichever it is. */

@@ -18,8 +18,6 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -29,6 +27,7 @@ import { FIELD_PARTS_FOLDER } from '../../functions/core/keys';
 import { acknowledgeWildcardResource } from './acknowledge';
 import { MonitoredDeadLetterQueue } from './dead-letter-queue';
 import { expireObjectsUnder } from './fieldlens-bucket';
+import { subscribeToObjectsCreated } from './object-created-source';
 import type { FieldlensFunction } from './lambda-defaults';
 import { PIPELINE_DEFAULTS, pipelineBudget, type FieldlensPipeline, type PipelineProps } from './pipeline-props';
 import { validatePipelineProps } from './pipeline-validation';
@@ -161,11 +160,7 @@ export class StepFunctionsPipeline extends Construct implements FieldlensPipelin
     this.handler = start.function;
     this.logGroup = start.logGroup;
 
-    props.sourceBucket.addEventNotification(
-      s3.EventType.OBJECT_CREATED,
-      new LambdaDestination(start.function),
-      ...(props.inputPrefix ? [{ prefix: props.inputPrefix }] : []),
-    );
+    subscribeToObjectsCreated(this, props, start.function, dlq.queue);
 
     // A run that ends without its document (RecordFailure itself failed, a
     // timeout, an abort) is an image without a result: it joins the dead letters.

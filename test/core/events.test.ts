@@ -229,3 +229,90 @@ describe('unquote', () => {
     expect(unquote('abc-2')).toBe('abc-2');
   });
 });
+
+/** An EventBridge "Object Created" event as S3 sends it (key not URL-encoded). */
+function anEventBridgeEvent(
+  overrides: { key?: string; detailType?: string; etag?: string; size?: number; reason?: string } = {},
+): Record<string, unknown> {
+  return {
+    version: '0',
+    id: '17793124-05d4-b198-2fde-7ededc63b103',
+    'detail-type': overrides.detailType ?? 'Object Created',
+    source: 'aws.s3',
+    account: '123456789012',
+    time: '2026-01-02T03:04:05Z',
+    region: 'eu-west-1',
+    resources: ['arn:aws:s3:::labels'],
+    detail: {
+      version: '0',
+      bucket: { name: 'labels' },
+      object: {
+        key: overrides.key ?? 'incoming/a.jpg',
+        size: overrides.size ?? 1234,
+        etag: overrides.etag ?? '0123456789abcdef',
+        sequencer: '0A1B2C3D4E5F678901',
+      },
+      'request-id': 'N4N7GDK58NMKJ12R',
+      requester: '123456789012',
+      reason: overrides.reason ?? 'PutObject',
+    },
+  };
+}
+
+describe('readEvent: EventBridge Object Created events', () => {
+  it('reads the bucket, the key as it is, the ETag and the size', () => {
+    // Act
+    const items = readEvent(anEventBridgeEvent({ etag: '"abc123"', size: 42 }));
+
+    // Assess
+    expect(items).toEqual([
+      { records: [{ bucket: 'labels', key: 'incoming/a.jpg', etag: 'abc123', size: 42, eventName: 'ObjectCreated:PutObject' }] },
+    ]);
+  });
+
+  it.each([
+    ['a space stays a space', 'incoming/my label.jpg'],
+    ['a plus stays a plus', 'incoming/a+b.jpg'],
+    ['a percent sign is not an escape', 'incoming/100%25 off.jpg'],
+    ['Chinese characters arrive as they are', 'incoming/乙醇.png'],
+  ])('does not URL-decode the key: %s', (_name, key) => {
+    const [item] = readEvent(anEventBridgeEvent({ key }));
+
+    expect(item!.records[0]!.key).toBe(key);
+  });
+
+  it('decodes the same key differently from an S3 notification, which URL-encodes it', () => {
+    // Prepare: the object "incoming/a+b c.jpg", as each source spells its key
+    const notification = anS3Event(anS3Record({ key: 'incoming/a%2Bb+c.jpg' }));
+    const eventBridge = anEventBridgeEvent({ key: 'incoming/a+b c.jpg' });
+
+    // Act
+    const fromNotification = readEvent(notification)[0]!.records[0]!.key;
+    const fromEventBridge = readEvent(eventBridge)[0]!.records[0]!.key;
+
+    // Assess
+    expect(fromNotification).toBe('incoming/a+b c.jpg');
+    expect(fromEventBridge).toBe('incoming/a+b c.jpg');
+  });
+
+  it('yields no records for other S3 detail types', () => {
+    expect(readEvent(anEventBridgeEvent({ detailType: 'Object Deleted' }))).toEqual([{ records: [] }]);
+  });
+
+  it('reads an event wrapped in an SQS message, keeping its messageId', () => {
+    // Act
+    const items = readEvent({ Records: [anSqsMessage('m-1', anEventBridgeEvent({ key: 'incoming/x y.jpg' }))] });
+
+    // Assess
+    expect(items).toHaveLength(1);
+    expect(items[0]!.messageId).toBe('m-1');
+    expect(items[0]!.records[0]!.key).toBe('incoming/x y.jpg');
+  });
+
+  it('throws EVENT_INVALID naming what is missing from the detail', () => {
+    const event = anEventBridgeEvent();
+    delete (event.detail as Record<string, unknown>).bucket;
+
+    expect(() => readEvent(event)).toThrow(/S3 EventBridge event: detail\.bucket/);
+  });
+});

@@ -106,10 +106,10 @@ describe('parseContext: values arrive as strings from -c', () => {
 });
 
 describe('parseContext: choices', () => {
-  it('rejects an unknown trigger, naming both choices', () => {
+  it('rejects an unknown trigger, naming the choices', () => {
     const message = contextError({ ...REQUIRED, trigger: 'sqs' });
 
-    expect(message).toContain('context key "trigger": expected "direct" or "queue" (got "sqs")');
+    expect(message).toContain('context key "trigger": expected "direct", "queue" or "eventbridge" (got "sqs")');
   });
 
   it('accepts the Step Functions fan-out and rejects an unknown one, naming both choices', () => {
@@ -168,6 +168,8 @@ describe('parseContext: defaults', () => {
         'modelBaseUrl', 'modelName', 'modelApiKeySecretArn', 'modelMaxConcurrency', 'fieldsFile',
         'inputPrefix', 'outputPrefix', 'bucketName', 'memorySize', 'timeoutSeconds', 'trigger', 'fanout',
         'reserveConcurrency', 'vpcId', 'subnetIds', 'securityGroupIds',
+        'backfill', 'backfillShare', 'backfillBatchSize', 'backfillToleratedFailurePercent',
+        'backfillInventoryBucket', 'backfillInventoryPrefix',
       ]),
     );
   });
@@ -342,5 +344,55 @@ describe('stackPropsFromContext', () => {
     const props = stackPropsFromContext(ctx, noFile);
 
     expect(props.model.existingApiKeySecretArn).toBe(arn);
+  });
+});
+
+describe('stackPropsFromContext: the backfill and the EventBridge trigger', () => {
+  const noFile = (): string => {
+    throw new Error('no file expected');
+  };
+
+  it('leaves the backfill off without any backfill key', () => {
+    const props = stackPropsFromContext(parseContext(REQUIRED), noFile);
+
+    expect(props.backfill).toBeUndefined();
+  });
+
+  it('turns the backfill on with backfill=true, or with any of its settings', () => {
+    expect(stackPropsFromContext(parseContext({ ...REQUIRED, backfill: 'true' }), noFile).backfill).toEqual({});
+    expect(stackPropsFromContext(parseContext({ ...REQUIRED, backfillShare: '0.3', backfillBatchSize: '50' }), noFile).backfill).toEqual({
+      share: 0.3,
+      batchSize: 50,
+    });
+  });
+
+  it('passes the inventory bucket and prefix through', () => {
+    const ctx = parseContext({ ...REQUIRED, backfillInventoryBucket: 'my-inventory', backfillInventoryPrefix: 'reports/' });
+
+    expect(stackPropsFromContext(ctx, noFile).backfill).toEqual({ inventory: { bucketName: 'my-inventory', prefix: 'reports/' } });
+  });
+
+  it.each([['0'], ['1'], ['half'], ['1.5']])('rejects backfillShare=%s, naming what it expects', (value) => {
+    const message = contextError({ ...REQUIRED, backfillShare: value });
+
+    expect(message).toContain('context key "backfillShare": expected a number above 0 and below 1');
+  });
+
+  it('refuses backfill settings with backfill=false', () => {
+    const ctx = parseContext({ ...REQUIRED, backfill: 'false', backfillShare: '0.3' });
+
+    expect(() => stackPropsFromContext(ctx, noFile)).toThrow(/"backfillShare": configures the backfill, which backfill=false turns off/);
+  });
+
+  it('refuses an inventory prefix without its bucket', () => {
+    const ctx = parseContext({ ...REQUIRED, backfillInventoryPrefix: 'reports/' });
+
+    expect(() => stackPropsFromContext(ctx, noFile)).toThrow(/"backfillInventoryPrefix": only with "backfillInventoryBucket"/);
+  });
+
+  it('accepts trigger=eventbridge with reserveConcurrency and with the Step Functions fan-out', () => {
+    const ctx = parseContext({ ...REQUIRED, trigger: 'eventbridge', fanout: 'stepfunctions', reserveConcurrency: 'false' });
+
+    expect(stackPropsFromContext(ctx, noFile)).toMatchObject({ trigger: 'eventbridge', fanout: 'stepfunctions', reserveConcurrency: false });
   });
 });

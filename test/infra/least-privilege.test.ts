@@ -7,16 +7,31 @@ import { allowedPermissions, buildStack, logicalId, MODEL, newStack, type Permis
 /** Actions that may appear in the template at all, and where. */
 function isAllowed(p: Permission, prefixes: { input: string; output: string }): boolean {
   const objectUnder = (prefix: string) => p.resource.endsWith(`/${prefix}*`) && !p.resource.includes('/*/');
+  // The backfill's Map Run results, in its own folder under the output prefix.
+  const backfillResults = p.resource.endsWith(`/${prefixes.output}.fieldlens/backfill/*`) && !p.resource.includes('/*/');
   // Written out here on purpose, not imported from functions/: the Step Functions field parts.
   const partsUnderOutput = objectUnder(`${prefixes.output}.fieldlens/parts/`);
   switch (p.action) {
     case 's3:GetObject':
-      return objectUnder(prefixes.input) || objectUnder(prefixes.output);
+      return objectUnder(prefixes.input) || objectUnder(prefixes.output) || backfillResults;
     case 's3:PutObject':
-      return objectUnder(prefixes.output) || partsUnderOutput;
+      return objectUnder(prefixes.output) || partsUnderOutput || backfillResults;
     // Merge and RecordFailure clean up the parts; nothing else is ever deleted.
     case 's3:DeleteObject':
       return partsUnderOutput;
+    case 's3:ListMultipartUploadParts':
+    case 's3:AbortMultipartUpload':
+      return backfillResults;
+    // The backfill's listing: the bucket itself, only for keys under the input prefix.
+    case 's3:ListBucket': {
+      const listed = p.condition?.StringLike?.['s3:prefix'];
+      return !p.resource.includes('/') && Array.isArray(listed) && listed.length > 0 && listed.every((l) => String(l) === `${prefixes.input}*`);
+    }
+    // A Distributed Map's child executions: those of a state machine of this stack only.
+    case 'states:DescribeExecution':
+    case 'states:StopExecution':
+    case 'states:RedriveExecution':
+      return /:execution:\{"Fn::Select":\[6,\{"Fn::Split":\[":",\{"Ref":"\w*StateMachine\w*"\}\]\}\]\}(\/\w+)?:\*$/.test(p.resource);
     // CDK's bucket-notification custom resource, on the bucket itself (never "*").
     case 's3:PutBucketNotification':
     case 's3:GetBucketNotification':
@@ -149,6 +164,10 @@ const configurations: Array<[string, Partial<FieldlensStackProps>]> = [
   ['direct trigger in a VPC', VPC],
   ['queue trigger in a VPC with given security groups', { ...VPC, trigger: 'queue', securityGroupIds: ['sg-0a1b2c3d'] }],
   ['Step Functions in a VPC', { ...VPC, fanout: 'stepfunctions' }],
+  ['direct trigger with a backfill', { backfill: {} }],
+  ['queue trigger with a backfill, existing bucket', { trigger: 'queue', existingBucketName: 'my-images', backfill: {} }],
+  ['Step Functions, EventBridge trigger, with a backfill in a VPC', { ...VPC, fanout: 'stepfunctions', trigger: 'eventbridge', backfill: { share: 0.3 } }],
+  ['EventBridge trigger, existing bucket', { trigger: 'eventbridge', existingBucketName: 'my-images' }],
 ];
 
 describe('least privilege: the function role', () => {

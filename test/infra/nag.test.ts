@@ -19,6 +19,10 @@ const configurations: Array<[string, Partial<FieldlensStackProps>]> = [
   ['Step Functions, existing bucket and secret, no reserved concurrency', { fanout: 'stepfunctions', reserveConcurrency: false, existingBucketName: 'my-images', model: { baseUrl: 'http://m/v1', name: 'm', existingApiKeySecretArn: SECRET_ARN } }],
   ['direct trigger in a VPC, with the security group the stack creates', VPC],
   ['Step Functions in a VPC, with given security groups', { ...VPC, fanout: 'stepfunctions', securityGroupIds: ['sg-0a1b2c3d'] }],
+  ['direct trigger with a backfill', { backfill: {} }],
+  ['queue trigger with a backfill, existing bucket', { trigger: 'queue', existingBucketName: 'my-images', backfill: {} }],
+  ['Step Functions, EventBridge trigger, a backfill with an inventory', { fanout: 'stepfunctions', trigger: 'eventbridge', backfill: { inventory: { bucketName: 'my-inventory', prefix: 'reports/' } } }],
+  ['EventBridge trigger, existing bucket, backfill in a VPC', { ...VPC, trigger: 'eventbridge', existingBucketName: 'my-images', backfill: {} }],
 ];
 
 /** Every acknowledgement recorded in the construct tree, with where it sits. */
@@ -62,6 +66,7 @@ describe('cdk-nag AwsSolutions', () => {
     ['direct mode', {}],
     ['Step Functions mode', { fanout: 'stepfunctions' }],
     ['Step Functions mode in a VPC', { ...VPC, fanout: 'stepfunctions' }],
+    ['a backfill with an inventory', { backfill: { inventory: { bucketName: 'my-inventory' } } }],
   ])('acknowledges findings one by one, each with a specific reason (%s)', (_mode, extra) => {
     // Prepare
     const { app } = newStack({ bucketProps: { serverAccessLogs: true }, ...extra });

@@ -51,9 +51,11 @@ export interface Permission {
   readonly policy: string;
   readonly action: string;
   readonly resource: string;
+  /** The statement's `Condition`, when it has one. */
+  readonly condition?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Permission['condition'] };
 
 /**
  * Every Allow permission in the template's IAM policies (AWS::IAM::Policy
@@ -67,7 +69,9 @@ export function allowedPermissions(template: Template): Permission[] {
       if (s.Effect !== 'Allow') continue;
       const actions = ([] as string[]).concat(s.Action);
       const resources = ([] as unknown[]).concat(s.Resource);
-      for (const action of actions) for (const r of resources) out.push({ policy, action, resource: render(r) });
+      for (const action of actions) {
+        for (const r of resources) out.push({ policy, action, resource: render(r), ...(s.Condition ? { condition: s.Condition } : {}) });
+      }
     }
   };
   for (const [id, res] of Object.entries(template.findResources('AWS::IAM::Policy'))) {

@@ -9,6 +9,7 @@
  */
 import './promise-with-resolvers';
 import type { CfnElement, Stack } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
@@ -34,14 +35,26 @@ export function functionLogicalId(fn: IFunction): string {
   return fn.stack.getLogicalId(fn.node.defaultChild as CfnElement);
 }
 
+/** Which state machine to take, and what its `Ref`s stand for. */
+export interface SynthesizedStateMachineOptions {
+  /** The state machine, when the stack has more than one. */
+  readonly machine?: IConstruct;
+  /** Values for `Ref`s in the definition, by logical id (`AWS::Partition` is `aws`). */
+  readonly refs?: Readonly<Record<string, string>>;
+}
+
 /**
- * The only state machine in `stack`'s template, its `DefinitionString`
- * (an `Fn::Join` around the functions' `Fn::GetAtt … Arn`) resolved.
+ * The only state machine in `stack`'s template (or the one given), its
+ * `DefinitionString` (an `Fn::Join` around the functions' `Fn::GetAtt … Arn`)
+ * resolved.
  */
-export function synthesizedStateMachine(stack: Stack): SynthesizedStateMachine {
-  const machines = Object.values(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine'));
+export function synthesizedStateMachine(stack: Stack, options: SynthesizedStateMachineOptions = {}): SynthesizedStateMachine {
+  const all = Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine');
+  const wanted = options.machine ? stack.getLogicalId(options.machine.node.defaultChild as CfnElement) : undefined;
+  const machines = Object.entries(all).filter(([id]) => wanted === undefined || id === wanted).map(([, m]) => m);
   if (machines.length !== 1) throw new Error(`expected one state machine, found ${machines.length}`);
-  const text = resolve(machines[0]!.Properties.DefinitionString);
+  const refs = { 'AWS::Partition': 'aws', ...options.refs };
+  const text = resolve(machines[0]!.Properties.DefinitionString, refs);
   const definition = JSON.parse(text) as Definition;
   const taskFunctions: Record<string, string> = {};
   walk((definition as unknown as { States: Record<string, StateDef> }).States, (name, state) => {
@@ -115,13 +128,14 @@ function walk(states: Record<string, StateDef>, visit: (name: string, state: Sta
 }
 
 /** A definition string: `Fn::Join` of text and `Fn::GetAtt [<logical id>, Arn]`. */
-function resolve(value: unknown): string {
+function resolve(value: unknown, refs: Readonly<Record<string, string>>): string {
   if (typeof value === 'string') return value;
   const v = value as Record<string, unknown>;
   if (Array.isArray(v['Fn::Join'])) {
     const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
-    return parts.map(resolve).join(sep);
+    return parts.map((p) => resolve(p, refs)).join(sep);
   }
+  if (typeof v.Ref === 'string' && refs[v.Ref] !== undefined) return refs[v.Ref]!;
   if (Array.isArray(v['Fn::GetAtt'])) {
     const [id, attribute] = v['Fn::GetAtt'] as [string, string];
     if (attribute !== 'Arn') throw new Error(`unexpected Fn::GetAtt ${id}.${attribute} in the definition`);

@@ -1,0 +1,144 @@
+/**
+ * The backfill's item handler end to end: the real handler and adapters, a
+ * real S3-compatible server and a real OpenAI-compatible server on loopback.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_LABEL_FIELDS } from '../functions/core/fields';
+import { ErrorCode } from '../functions/core/errors';
+import { backfillHandlerFor, batchesOf, listedObjects } from './support/backfill-rig';
+import { BUCKET, labelHandler, lambdaContext, startRig, TINY_PNG, type Rig } from './support/harness';
+
+let rig: Rig;
+const closers: Array<() => Promise<void>> = [];
+beforeAll(async () => {
+  rig = await startRig();
+});
+afterAll(async () => {
+  for (const c of closers) await c();
+  await rig?.close();
+});
+beforeEach(() => {
+  rig.model.reset();
+  rig.model.setHandler(labelHandler());
+});
+
+function handlerWith(env: Record<string, string> = {}) {
+  const { handler, close } = backfillHandlerFor(rig, env);
+  closers.push(close);
+  return handler;
+}
+
+/** Puts `count` images under `prefix` and lists them as the ItemReader would. */
+async function imagesUnder(prefix: string, count: number) {
+  for (let i = 0; i < count; i++) await rig.put(`${prefix}${i}.png`, TINY_PNG);
+  return listedObjects(rig.client, prefix);
+}
+
+describe('a backfill batch', () => {
+  it('computes every object of the batch that has no result, then a second run asks the model nothing', async () => {
+    // Prepare
+    const listed = await imagesUnder('incoming/first/', 4);
+    const [batch] = batchesOf(listed, 10);
+    const handler = handlerWith();
+
+    // Act
+    const first = await handler(batch, lambdaContext());
+    const requestsAfterFirst = rig.model.requests.length;
+    const second = await handler(batch, lambdaContext());
+
+    // Assess
+    expect(first.Items).toEqual([]);
+    expect(first.tally).toMatchObject({ items: 4, outcomes: { 'written:complete': 4 }, modelCalls: 4 * DEFAULT_LABEL_FIELDS.length });
+    expect(requestsAfterFirst).toBe(4 * DEFAULT_LABEL_FIELDS.length);
+    for (let i = 0; i < 4; i++) expect((await rig.result(`results/first/${i}.png.json`))?.status).toBe('complete');
+    expect(second.tally).toEqual({ items: 4, outcomes: { current: 4 }, modelCalls: 0, failures: [] });
+    expect(rig.model.requests.length).toBe(requestsAfterFirst);
+  });
+
+  it('recomputes results a changed field set made stale, and leaves them with --only missing', async () => {
+    // Prepare
+    const listed = await imagesUnder('incoming/stale/', 2);
+    const [batch] = batchesOf(listed, 10);
+    await handlerWith()(batch, lambdaContext());
+    const twoFields = JSON.stringify([
+      { name: 'name', prompt: 'The product name on the label.', type: 'string' },
+      { name: 'tag', prompt: 'The signal word and GHS pictogram codes.', type: 'string[]' },
+    ]);
+    const changed = handlerWith({ FIELDS: twoFields });
+    rig.model.reset();
+
+    // Act
+    const onlyMissing = await changed(batchesOf(listed, 10, { only: 'missing' })[0], lambdaContext());
+    const requestsWithOnlyMissing = rig.model.requests.length;
+    const all = await changed(batch, lambdaContext());
+
+    // Assess
+    expect(onlyMissing.tally.outcomes).toEqual({ 'not-selected:stale': 2 });
+    expect(requestsWithOnlyMissing).toBe(0);
+    expect(all.tally.outcomes).toEqual({ 'written:complete': 2 });
+    expect(rig.model.requests.length).toBe(2 * 2);
+    const doc = await rig.result('results/stale/0.png.json');
+    expect(Object.keys(doc!.fields)).toEqual(['name', 'tag']);
+  });
+
+  it('asks a retryable document’s failed field again, and only that one, with --only retryable', async () => {
+    // Prepare: suppliers fails for a passing reason on the first run
+    const listed = await imagesUnder('incoming/retry/', 1);
+    rig.model.setHandler(labelHandler({ suppliers: () => ({ kind: 'status', status: 503 }) }));
+    const handler = handlerWith({ MODEL_MAX_RETRIES: '0' });
+    const first = await handler(batchesOf(listed, 10)[0], lambdaContext());
+    rig.model.reset();
+    rig.model.setHandler(labelHandler());
+
+    // Act
+    const second = await handler(batchesOf(listed, 10, { only: 'retryable' })[0], lambdaContext());
+
+    // Assess
+    expect(first.tally.outcomes).toEqual({ 'written:partial:retryable': 1 });
+    expect(second.tally.outcomes).toEqual({ 'written:complete': 1 });
+    expect(rig.model.requests.map((r) => r.field)).toEqual(['suppliers']);
+    expect((await rig.result('results/retry/0.png.json'))?.runs).toBe(2);
+  });
+
+  it('in a dry run counts what it would compute and the calls, writing and asking nothing', async () => {
+    // Prepare
+    const listed = await imagesUnder('incoming/dry/', 3);
+
+    // Act
+    const out = await handlerWith()(batchesOf(listed, 10, { dryRun: true })[0], lambdaContext());
+
+    // Assess
+    expect(out.tally).toMatchObject({ items: 3, outcomes: { 'would-compute:missing': 3 }, modelCalls: 3 * DEFAULT_LABEL_FIELDS.length });
+    expect(rig.model.requests).toHaveLength(0);
+    expect(await rig.result('results/dry/0.png.json')).toBeUndefined();
+  });
+
+  it('keeps items outside the run’s prefix and under the output prefix out, as an upload would', async () => {
+    const out = await handlerWith()(
+      batchesOf([{ Key: 'results/x.png.json', ETag: '"e"', Size: 1 }, { Key: 'elsewhere/x.png', ETag: '"e"', Size: 1 }], 10)[0],
+      lambdaContext(),
+    );
+
+    expect(out.tally.outcomes).toEqual({ 'skipped:under-output-prefix': 1, 'skipped:outside-input-prefix': 1 });
+  });
+
+  it('fails the batch as a whole only when every one of its objects failed', async () => {
+    // Prepare: results go to a bucket that does not exist, so no lease and no document can be written
+    const listed = await imagesUnder('incoming/broken/', 2);
+    const handler = handlerWith({ OUTPUT_BUCKET: 'no-such-bucket' });
+
+    // Act
+    const act = handler(batchesOf(listed, 10)[0], lambdaContext());
+
+    // Assess
+    await expect(act).rejects.toMatchObject({ name: 'BackfillBatchError', code: ErrorCode.BACKFILL_BATCH_FAILED });
+    await expect(act).rejects.toThrow(/every item of the batch failed \(2\); the first, incoming\/broken\/0\.png/);
+  });
+
+  it('refuses an event that is not a batch, naming what is wrong', async () => {
+    await expect(handlerWith()({ Items: 'nope', BatchInput: { bucket: BUCKET } }, lambdaContext())).rejects.toMatchObject({
+      code: ErrorCode.EVENT_INVALID,
+      message: expect.stringContaining('backfill batch: Items'),
+    });
+  });
+});
