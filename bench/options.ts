@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 export const SECTIONS = ['latency', 'throughput', 'memory', 'cold-start', 's3', 'backfill'] as const;
 export type SectionId = (typeof SECTIONS)[number];
 
+import type { BackfillScaleOptions } from './backfill-scale';
+
 const MiB = 1024 * 1024;
 
 export interface BenchOptions {
@@ -33,14 +35,7 @@ export interface BenchOptions {
   readonly s3Sizes: readonly number[];
   readonly s3Runs: number;
   /** Section 6: objects already in the bucket, fields each, capacity and share, latency, batch size. */
-  readonly backfill: {
-    readonly objects: number;
-    readonly fields: number;
-    readonly capacity: number;
-    readonly share: number;
-    readonly latencyMs: number;
-    readonly batchSize: number;
-  };
+  readonly backfill: BackfillScaleOptions;
   readonly quick: boolean;
   /** Where the figures are written. */
   readonly out: string;

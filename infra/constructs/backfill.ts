@@ -34,7 +34,7 @@ import { functionEnvironment } from './function-environment';
 import { FieldlensFunction } from './lambda-defaults';
 import { PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
 import { validatePipelineProps } from './pipeline-validation';
-import { LAMBDA_SERVICE_ERRORS, LAMBDA_THROTTLED } from './stepfunctions-definition';
+import { acknowledgeStateMachineWildcards, retryLambdaService } from './stepfunctions-definition';
 
 /** The backfill's item handler. */
 export const BACKFILL_ENTRY = fileURLToPath(new URL('../../functions/backfill-items.ts', import.meta.url));
@@ -278,22 +278,7 @@ export class Backfill extends Construct {
       retryOnServiceExceptions: false,
       taskTimeout: sfn.Timeout.duration(Duration.seconds((fn.timeout ?? Duration.seconds(60)).toSeconds() + 30)),
     });
-    process.addRetry({
-      errors: [LAMBDA_THROTTLED],
-      interval: Duration.seconds(1),
-      backoffRate: 2,
-      maxDelay: Duration.seconds(60),
-      maxAttempts: 200,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
-    process.addRetry({
-      errors: [...LAMBDA_SERVICE_ERRORS],
-      interval: Duration.seconds(2),
-      backoffRate: 2,
-      maxDelay: Duration.seconds(30),
-      maxAttempts: 6,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
+    retryLambdaService(process, 200);
     // A batch whose every object failed (an outage): tried twice more, a minute apart, then counted as failed.
     process.addRetry({ errors: ['BackfillBatchError', ErrorCode.BACKFILL_BATCH_FAILED], interval: Duration.seconds(60), backoffRate: 2, maxAttempts: 2 });
     const done = sfn.Succeed.jsonPath(states, doneName, { comment: "The batch's tally: what the ResultWriter records", outputPath: '$.tally' });
@@ -324,13 +309,7 @@ export class Backfill extends Construct {
         'The S3 Inventory reports under their destination prefix only: the manifest and data file names are dated by S3 per report.',
       );
     }
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Only the actions AWS offers on "*" alone: CloudWatch Logs log delivery (logs:*LogDelivery*, PutResourcePolicy, ' +
-        'DescribeResourcePolicies, DescribeLogGroups) for the execution logs, and X-Ray PutTraceSegments, PutTelemetryRecords, ' +
-        'GetSamplingRules, GetSamplingTargets for tracing; none of them has resource-level permissions.',
-    });
+    acknowledgeStateMachineWildcards(role);
     this.acknowledgeChildExecutions();
   }
 

@@ -16,7 +16,7 @@
  * S3 object under the output prefix, so the state stays a few hundred
  * bytes per field whatever the answers (or a crashed task's error) hold.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -65,6 +65,45 @@ export const LAMBDA_SERVICE_ERRORS = Object.freeze([
 /** Throttling: the reserved concurrency that enforces the endpoint budget answers with it. */
 export const LAMBDA_THROTTLED = 'Lambda.TooManyRequestsException';
 
+/**
+ * The retries of a Lambda task state: throttling (the reserved concurrency
+ * that enforces the budget) up to `throttleRetries` tries, and the Lambda
+ * service's own transient errors six times. Model retries are the
+ * function's own business, never the state machine's.
+ */
+export function retryLambdaService(task: sfn.TaskStateBase, throttleRetries: number): void {
+  task.addRetry({
+    errors: [LAMBDA_THROTTLED],
+    interval: Duration.seconds(1),
+    backoffRate: 2,
+    maxDelay: Duration.seconds(60),
+    maxAttempts: throttleRetries,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  task.addRetry({
+    errors: [...LAMBDA_SERVICE_ERRORS],
+    interval: Duration.seconds(2),
+    backoffRate: 2,
+    maxDelay: Duration.seconds(30),
+    maxAttempts: 6,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+}
+
+/**
+ * Acknowledges, on a state machine's role, the `"*"` resource of the
+ * actions AWS offers on `"*"` alone (log delivery and X-Ray).
+ */
+export function acknowledgeStateMachineWildcards(role: Construct): void {
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'Only the actions AWS offers on "*" alone: CloudWatch Logs log delivery (logs:*LogDelivery*, PutResourcePolicy, ' +
+      'DescribeResourcePolicies, DescribeLogGroups) for the execution logs, and X-Ray PutTraceSegments, PutTelemetryRecords, ' +
+      'GetSamplingRules, GetSamplingTargets for tracing; none of them has resource-level permissions.',
+  });
+}
+
 /** Inputs of {@link stepFunctionsDefinition}. */
 export interface StepFunctionsDefinitionProps {
   /** The functions behind the task states. */
@@ -97,22 +136,7 @@ export function stepFunctionsDefinition(scope: Construct, props: StepFunctionsDe
       ...options,
     });
     // Model retries stay in the client; here only the Lambda service is retried.
-    task.addRetry({
-      errors: [LAMBDA_THROTTLED],
-      interval: Duration.seconds(1),
-      backoffRate: 2,
-      maxDelay: Duration.seconds(60),
-      maxAttempts: throttleRetries,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
-    task.addRetry({
-      errors: [...LAMBDA_SERVICE_ERRORS],
-      interval: Duration.seconds(2),
-      backoffRate: 2,
-      maxDelay: Duration.seconds(30),
-      maxAttempts: 6,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
+    retryLambdaService(task, throttleRetries);
     return task;
   };
 

@@ -31,7 +31,7 @@ import { subscribeToObjectsCreated } from './object-created-source';
 import type { FieldlensFunction } from './lambda-defaults';
 import { PIPELINE_DEFAULTS, pipelineBudget, type FieldlensPipeline, type PipelineProps } from './pipeline-props';
 import { validatePipelineProps } from './pipeline-validation';
-import { stepFunctionsDefinition } from './stepfunctions-definition';
+import { acknowledgeStateMachineWildcards, stepFunctionsDefinition } from './stepfunctions-definition';
 import { stepFunctionsStarter, stepFunctionsTaskFunctions, type StepFunctionsTaskFunctions } from './stepfunctions-functions';
 
 /** Props of {@link StepFunctionsPipeline}. */
@@ -195,12 +195,6 @@ export class StepFunctionsPipeline extends Construct implements FieldlensPipelin
           'the definition invokes only its unqualified ARN, and the function is in this stack.',
       );
     }
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Only the actions AWS offers on "*" alone: CloudWatch Logs log delivery (logs:*LogDelivery*, PutResourcePolicy, ' +
-        'DescribeResourcePolicies, DescribeLogGroups) for the execution logs, and X-Ray PutTraceSegments, PutTelemetryRecords, ' +
-        'GetSamplingRules, GetSamplingTargets for tracing; none of them has resource-level permissions.',
-    });
+    acknowledgeStateMachineWildcards(role);
   }
 }
