@@ -16,9 +16,12 @@ import { createLimit } from './core/limit';
 import type { Logger } from './core/ports';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
+import { outcomeMetrics } from './telemetry/outcome-metrics';
+import { startInvocation } from './telemetry/telemetry';
 
-/** The parts of the Lambda context the handler uses. */
-export type HandlerContext = Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>;
+/** The parts of the Lambda context the handler uses (the rest, when given, goes into the logs). */
+export type HandlerContext = Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'> &
+  Partial<Pick<Context, 'functionName' | 'invokedFunctionArn' | 'memoryLimitInMB' | 'functionVersion'>>;
 
 /** What a direct invocation returns (Lambda ignores it for async events; local runs print it). */
 export interface DirectResponse {
@@ -35,6 +38,8 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
   return async (event, context) => {
     const rt = await getRuntime();
     const { config } = rt;
+    // Lambda context and sampling into the logs, the cold start counted, the trace opened.
+    const telemetry = startInvocation(rt.telemetry, 'on-upload', context, rt.clock);
     const logger = rt.logger.child({ requestId: context.awsRequestId });
     const items = readEvent(event);
     for (const item of items) {
@@ -49,13 +54,14 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
     const invocation = { id: context.awsRequestId, deadline, storeSignal: storeDeadline.signal, endsAt: rt.clock.now() + remainingMs };
     // One gate for the whole invocation: an SQS batch of several images
     // still never has more than MODEL_MAX_CONCURRENCY requests in flight.
-    const deps = { ...rt, limit: createLimit(config.model.maxConcurrency) };
+    const deps = { ...rt, model: telemetry.meter(rt.model), limit: createLimit(config.model.maxConcurrency) };
 
     const runRecord = async (record: S3ObjectEvent): Promise<ProcessOutcome> => {
       const log = logger.child({ bucket: record.bucket, key: record.key });
       try {
         const outcome = await processObject({ ...deps, logger: log }, record, invocation);
         logOutcome(log, outcome);
+        telemetry.record(outcomeMetrics(outcome));
         if (outcome.kind === 'written' && outcome.document.status === 'failed' && outcome.document.retryable) {
           // Written, but nothing succeeded for a passing reason: fail so the
           // platform retries (only the failed fields are asked again) and, in
@@ -96,6 +102,8 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
     } finally {
       deadline.dispose();
       storeDeadline.dispose();
+      // One flush per invocation, failed or not: EMF lines with every metric of its records.
+      telemetry.end();
     }
   };
 }
