@@ -51,20 +51,32 @@ export interface LambdaLogger extends Logger {
  * local runs collect them) instead of its own console.
  */
 class LineLogger extends PowertoolsLogger {
-  readonly #write: (line: string) => void;
+  /**
+   * Powertools may print while its constructor runs (the sampling notice),
+   * before a field of this class exists: the writer of the instance being
+   * built waits here.
+   */
+  static #constructing: ((line: string) => void) | undefined;
+  #write: ((line: string) => void) | undefined;
 
   constructor(write: (line: string) => void, options: ConstructorOptions) {
-    super(options);
+    LineLogger.#constructing = write;
+    try {
+      super(options);
+    } finally {
+      LineLogger.#constructing = undefined;
+    }
     this.#write = write;
   }
 
   protected override printLog(_logLevel: number, log: LogItem): void {
     log.prepareForPrint();
-    this.#write(`${JSON.stringify(log.getAttributes(), this.getJsonReplacer())}\n`);
+    const write = (#write in this ? this.#write : undefined) ?? LineLogger.#constructing;
+    write?.(`${JSON.stringify(log.getAttributes(), this.getJsonReplacer())}\n`);
   }
 
   protected override createLogger(options?: ConstructorOptions): PowertoolsLogger {
-    return new LineLogger(this.#write, options ?? {});
+    return new LineLogger(this.#write!, options ?? {});
   }
 }
 
