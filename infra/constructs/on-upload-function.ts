@@ -7,7 +7,7 @@ import type { Construct } from 'constructs';
 import { grantObjectAccess, grantSecretRead } from './access-grants';
 import { functionEnvironment } from './function-environment';
 import { FieldlensFunction, type FieldlensFunctionProps } from './lambda-defaults';
-import { PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
+import { functionTelemetry, PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
 import { validatePipelineProps } from './pipeline-validation';
 
 /** The handler shipped with fieldlens. */
@@ -42,6 +42,7 @@ export class OnUploadFunction extends FieldlensFunction {
       timeout: props.timeout ?? PIPELINE_DEFAULTS.timeout,
       logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
       environment: functionEnvironment(props, props.perImageConcurrency),
+      telemetry: functionTelemetry(props),
       description: 'fieldlens: turns each image under the input prefix into a JSON result document',
       // It asks the model, so it goes wherever the endpoint is reachable from.
       ...(props.vpcConfig ? { vpcConfig: props.vpcConfig } : {}),
