@@ -12,7 +12,7 @@ import { processObject, type ProcessOutcome } from './core/direct';
 import { slowestField, type ResultDocument } from './core/document';
 import { RecordsFailedError, RetryableResultError, toErrorInfo } from './core/errors';
 import { readEvent, type S3ObjectEvent } from './core/events';
-import { createLimit } from './core/limit';
+import { AimdLevel, createAdaptiveLimit } from './core/adaptive-limit';
 import type { Logger } from './core/ports';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
@@ -32,6 +32,9 @@ export type OnUploadHandler = (event: unknown, context: HandlerContext) => Promi
  * servers in tests and `npm start`).
  */
 export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): OnUploadHandler {
+  // What the endpoint's throttling taught one invocation, the next one in
+  // this execution environment starts from (see `adaptive-limit.ts`).
+  let level: AimdLevel | undefined;
   return async (event, context) => {
     const rt = await getRuntime();
     const { config } = rt;
@@ -48,8 +51,10 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
     const storeDeadline = startDeadline(budgetFromRemaining(remainingMs, storeMarginMs), rt.clock);
     const invocation = { id: context.awsRequestId, deadline, storeSignal: storeDeadline.signal, endsAt: rt.clock.now() + remainingMs };
     // One gate for the whole invocation: an SQS batch of several images
-    // still never has more than MODEL_MAX_CONCURRENCY requests in flight.
-    const deps = { ...rt, limit: createLimit(config.model.maxConcurrency) };
+    // still never has more than MODEL_MAX_CONCURRENCY requests in flight,
+    // and fewer while the endpoint throttles.
+    level ??= new AimdLevel(config.model.maxConcurrency);
+    const deps = { ...rt, limit: createAdaptiveLimit(level) };
 
     const runRecord = async (record: S3ObjectEvent): Promise<ProcessOutcome> => {
       const log = logger.child({ bucket: record.bucket, key: record.key });

@@ -53,7 +53,7 @@ describe('a label image becomes one merged document', () => {
     expect(reqs[0]!.imageBase64Length).toBe(TINY_PNG.toString('base64').length);
     for (const r of reqs) {
       expect(r.body).toMatchObject({ model: 'test-model', temperature: 0, max_tokens: 1024 });
-      expect(r.body.messages[1].content[1]).toEqual({ type: 'image_url', image_url: { url: '<image>' } });
+      expect(r.body.messages[1].content[0]).toEqual({ type: 'image_url', image_url: { url: '<image>' } });
       expect(r.body.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: r.field, strict: true } });
       expect(r.body.response_format.json_schema.schema).toMatchObject({ required: ['value'], additionalProperties: false });
     }

@@ -20,7 +20,7 @@ import { extractFields } from './extract';
 import { notImageError, prepareImage, sniffImage, SNIFF_BYTES } from './image';
 import { leaseRefFor, type SkipReason } from './keys';
 import { claimLease, releaseLease } from './lease';
-import type { Limit } from './limit';
+import type { Gate } from './adaptive-limit';
 import type { Clock, ImageMime, Logger, ModelClient, ObjectStore } from './ports';
 import { publishResult } from './result-writer';
 import type { ModelSettings, PipelineSettings } from './settings';
@@ -29,8 +29,8 @@ import type { ModelSettings, PipelineSettings } from './settings';
 export interface DirectDeps {
   readonly store: ObjectStore;
   readonly model: ModelClient;
-  /** The invocation's request gate (see `createLimit`), shared by every image of the invocation. */
-  readonly limit: Limit;
+  /** The invocation's request gate (`createLimit` or `createAdaptiveLimit`), shared by every image of the invocation. */
+  readonly limit: Gate;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly settings: PipelineSettings;

@@ -22,6 +22,12 @@ const usageSchema = z
   .object({
     promptTokens: z.number().int().nonnegative(),
     completionTokens: z.number().int().nonnegative(),
+    /**
+     * The part of `promptTokens` the endpoint served from its prompt cache
+     * (`usage.prompt_tokens_details.cached_tokens`, Bedrock's cache reads);
+     * absent when the endpoint reported none.
+     */
+    cachedTokens: z.number().int().nonnegative().optional(),
   })
   .strict();
 /** Token usage, summed over every attempt of a field (retries and re-asks included). */
