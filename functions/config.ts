@@ -14,6 +14,8 @@
  * - {@link loadStarterConfig}: the Step Functions starter.
  */
 import * as z from 'zod';
+import { defaultCachePrefix, type ContentCacheSettings } from './core/content-cache';
+import type { TokenPrices } from './core/cost';
 import { ConfigError, FieldSetError } from './core/errors';
 import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from './core/fields';
 import { keyPrefix, logLevel, parseEnvironment } from './env';
@@ -23,6 +25,12 @@ export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
 export type LogLevel = z.infer<typeof logLevel>;
 
 const MiB = 1024 * 1024;
+
+/** A price per million tokens: a number ≥ 0, or unset. */
+function price() {
+  const message = 'expected a price per million tokens, a number ≥ 0 such as 0.15';
+  return z.coerce.number({ error: message }).finite(message).nonnegative(message).optional();
+}
 
 const int = (min: number, max: number) =>
   z.coerce
@@ -45,6 +53,12 @@ const pipelineEnvSchema = z.object({
   /** Time kept back from the Lambda's remaining time to write the result. */
   DEADLINE_MARGIN_MS: int(0, 600_000).default(5_000),
   LOG_LEVEL: logLevel,
+  CONTENT_CACHE: z.enum(['on', 'off'], { error: 'expected "on" or "off"' }).default('on'),
+  CONTENT_CACHE_PREFIX: z.string().refine((p) => p.endsWith('/'), 'expected a key prefix ending in "/"').optional(),
+  MODEL_PRICE_INPUT_PER_MTOK: price(),
+  MODEL_PRICE_CACHED_INPUT_PER_MTOK: price(),
+  MODEL_PRICE_OUTPUT_PER_MTOK: price(),
+  MODEL_PRICE_CURRENCY: z.string().trim().regex(/^[A-Za-z]{1,10}$/, 'expected a currency label such as USD').default('USD'),
 });
 
 /** What the functions that ask the model read besides. */
@@ -87,6 +101,10 @@ export interface PipelineConfig {
   readonly maxImageBytes: number;
   readonly deadlineMarginMs: number;
   readonly logLevel: LogLevel;
+  /** Where the content cache lives; absent when `CONTENT_CACHE=off`. */
+  readonly contentCache?: ContentCacheSettings;
+  /** Prices per million tokens; absent unless set. */
+  readonly prices?: TokenPrices;
 }
 
 /** The typed configuration of a function that asks the model. */
@@ -165,6 +183,8 @@ export function loadStarterConfig(env: Readonly<Record<string, string | undefine
 
 function pipelineConfigFrom(e: z.infer<typeof pipelineEnvSchema>): PipelineConfig {
   const fields = e.FIELDS === undefined ? DEFAULT_LABEL_FIELDS : fieldSetFromJson(e.FIELDS);
+  const contentCache = contentCacheFrom(e);
+  const prices = pricesFrom(e);
   return Object.freeze({
     model: Object.freeze({ name: e.MODEL_NAME, responseFormat: e.MODEL_RESPONSE_FORMAT }),
     fields,
@@ -174,6 +194,46 @@ function pipelineConfigFrom(e: z.infer<typeof pipelineEnvSchema>): PipelineConfi
     maxImageBytes: e.MAX_IMAGE_BYTES,
     deadlineMarginMs: e.DEADLINE_MARGIN_MS,
     logLevel: e.LOG_LEVEL,
+    ...(contentCache ? { contentCache } : {}),
+    ...(prices ? { prices } : {}),
+  });
+}
+
+/**
+ * The content cache's place. Its entries must never look like new images:
+ * a prefix under the input prefix (and not under the output prefix, which
+ * is never processed) would send every entry back through the pipeline.
+ */
+function contentCacheFrom(e: z.infer<typeof pipelineEnvSchema>): ContentCacheSettings | undefined {
+  if (e.CONTENT_CACHE === 'off') return undefined;
+  const prefix = e.CONTENT_CACHE_PREFIX ?? defaultCachePrefix(e.OUTPUT_PREFIX);
+  const underOutput = e.OUTPUT_PREFIX !== '' && prefix.startsWith(e.OUTPUT_PREFIX);
+  if (prefix === '' || (!underOutput && prefix.startsWith(e.INPUT_PREFIX))) {
+    throw new ConfigError(
+      `invalid configuration:\n  CONTENT_CACHE_PREFIX: expected a prefix outside INPUT_PREFIX "${e.INPUT_PREFIX}" (or under OUTPUT_PREFIX), ` +
+        `so cache entries are never processed as images (got ${JSON.stringify(prefix)})`,
+    );
+  }
+  return Object.freeze({ prefix });
+}
+
+/** Prices, when set: input and output go together; cached input defaults to input. */
+function pricesFrom(e: z.infer<typeof pipelineEnvSchema>): TokenPrices | undefined {
+  const input = e.MODEL_PRICE_INPUT_PER_MTOK;
+  const output = e.MODEL_PRICE_OUTPUT_PER_MTOK;
+  const cached = e.MODEL_PRICE_CACHED_INPUT_PER_MTOK;
+  if (input === undefined && output === undefined && cached === undefined) return undefined;
+  if (input === undefined || output === undefined) {
+    const missing = input === undefined ? 'MODEL_PRICE_INPUT_PER_MTOK' : 'MODEL_PRICE_OUTPUT_PER_MTOK';
+    throw new ConfigError(
+      `invalid configuration:\n  ${missing}: expected a price per million tokens, since another MODEL_PRICE_* is set (it is not set)`,
+    );
+  }
+  return Object.freeze({
+    currency: e.MODEL_PRICE_CURRENCY,
+    inputPerMillion: input,
+    ...(cached !== undefined ? { cachedInputPerMillion: cached } : {}),
+    outputPerMillion: output,
   });
 }
 

@@ -130,6 +130,8 @@ function buildRuntime(config: PipelineConfig, env: Env, parts: RuntimeParts): Ru
         modelName: config.model.name,
         responseFormat: config.model.responseFormat,
       }),
+      ...(config.contentCache ? { contentCache: config.contentCache } : {}),
+      ...(config.prices ? { prices: config.prices } : {}),
     },
     modelName: config.model.name,
     store: parts.decorateStore ? parts.decorateStore(s3) : s3,

@@ -4,6 +4,8 @@
  * (`functions/runtime.ts`) turns it into these; the core never reads the
  * environment itself.
  */
+import type { ContentCacheSettings } from './content-cache';
+import type { TokenPrices } from './cost';
 import type { FieldSet } from './fields';
 
 /** Where things are and how much is allowed. */
@@ -19,6 +21,10 @@ export interface PipelineSettings {
    * cold start: recorded in every document and compared at admission.
    */
   readonly fingerprint: string;
+  /** Where the content cache lives (`content-cache.ts`); absent: the cache is off. */
+  readonly contentCache?: ContentCacheSettings;
+  /** Prices per million tokens; absent: documents carry no cost. */
+  readonly prices?: TokenPrices;
 }
 
 /** How one field's requests are made. The in-flight cap is the invocation's `Limit`, not a setting here. */
