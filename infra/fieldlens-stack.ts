@@ -10,6 +10,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { TriggerKind } from './budget';
 import { acknowledgeNotificationsHandler } from './constructs/acknowledge';
+import { expireContentCache, resolveContentCache } from './constructs/content-cache';
 import { DirectPipeline } from './constructs/direct-pipeline';
 import { watchedBuckets } from './constructs/fieldlens-bucket';
 import { modelApiKeySecret } from './constructs/model-api-key';
@@ -85,6 +86,7 @@ export class FieldlensStack extends Stack {
       ...optional('vpcConfig', this.modelNetwork?.vpcConfig),
     };
     this.pipeline = this.createPipeline(props.fanout ?? 'lambda', props.trigger ?? 'direct', pipelineProps, props.reserveConcurrency);
+    expireContentCache(this, this.outputBucket, resolveContentCache(pipelineProps));
     acknowledgeNotificationsHandler(Stack.of(this.bucket));
 
     addStackOutputs(this, { inputPrefix, outputPrefix });

@@ -4,6 +4,8 @@
  */
 import { Token } from 'aws-cdk-lib';
 import { FieldlensPropsError } from '../errors';
+import { contentCacheEnvironment, resolveContentCache } from './content-cache';
+import { modelPricesEnvironment } from './model-prices';
 import { PIPELINE_DEFAULTS, resolveFields, type PipelineProps } from './pipeline-props';
 
 /** Lambda's limit on the total size of a function's environment variables. */
@@ -37,6 +39,8 @@ export function functionEnvironment(props: PipelineProps, perImage: number): Rec
     MAX_IMAGE_BYTES: String(props.maxImageBytes ?? PIPELINE_DEFAULTS.maxImageBytes),
     DEADLINE_MARGIN_MS: String((props.deadlineMargin ?? PIPELINE_DEFAULTS.deadlineMargin).toMilliseconds()),
     LOG_LEVEL: props.logLevel ?? PIPELINE_DEFAULTS.logLevel,
+    ...contentCacheEnvironment(resolveContentCache(props)),
+    ...modelPricesEnvironment(model.prices),
   };
   const bytes = environmentBytes(env);
   if (bytes > LAMBDA_ENVIRONMENT_LIMIT_BYTES - 512) {
