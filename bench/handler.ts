@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Pool } from 'undici';
+import { OpenAIChatClient, type PromptLayout } from '../functions/adapters/openai-chat';
 import type { Config } from '../functions/config';
 import { slowestField, type ResultDocument } from '../functions/core/document';
 import type { FieldSet } from '../functions/core/fields';
@@ -38,6 +39,14 @@ export interface BenchHandlerOptions {
   readonly maxImageBytes?: number;
   /** The Lambda timeout the invocation pretends to have. @default 900 000 (Lambda's maximum) */
   readonly timeoutMs?: number;
+  /**
+   * The content cache (`CONTENT_CACHE`). Off unless asked: the benchmark
+   * sends the same image many times to measure the model requests.
+   * @default false
+   */
+  readonly contentCache?: boolean;
+  /** The request layout; unset: the client's default, built as the function builds it. */
+  readonly promptLayout?: PromptLayout;
 }
 
 /** One image through the handler. */
@@ -65,6 +74,7 @@ export function functionEnv(o: BenchHandlerOptions): Record<string, string> {
     ...(o.maxConcurrency !== undefined ? { MODEL_MAX_CONCURRENCY: String(o.maxConcurrency) } : {}),
     ...(o.maxImageBytes !== undefined ? { MAX_IMAGE_BYTES: String(o.maxImageBytes) } : {}),
     FIELDS: JSON.stringify(o.fields),
+    CONTENT_CACHE: o.contentCache ? 'on' : 'off',
     LOG_LEVEL: 'warn',
   };
 }
@@ -80,7 +90,17 @@ export async function createBenchHandler(o: BenchHandlerOptions): Promise<BenchH
     functionEnv(o),
     (config) => {
       pool = new Pool(new URL(config.model.baseUrl).origin, { connections: config.model.maxConcurrency, keepAliveTimeout: 30_000 });
-      return createModelClient(config, { dispatcher: pool });
+      if (!o.promptLayout) return createModelClient(config, { dispatcher: pool });
+      return Promise.resolve(
+        new OpenAIChatClient({
+          baseUrl: config.model.baseUrl,
+          model: config.model.name,
+          responseFormat: config.model.responseFormat,
+          dispatcher: pool,
+          promptLayout: o.promptLayout,
+          ...(config.model.apiKey ? { apiKey: config.model.apiKey } : {}),
+        }),
+      );
     },
     {
       s3Client: o.s3,

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['latency', 'throughput', 'memory', 'cold-start', 's3'] as const;
+export const SECTIONS = ['latency', 'throughput', 'memory', 'cold-start', 's3', 'endpoint'] as const;
 export type SectionId = (typeof SECTIONS)[number];
 
 const MiB = 1024 * 1024;
@@ -32,6 +32,8 @@ export interface BenchOptions {
   /** Section 5: image sizes in bytes and runs per size. */
   readonly s3Sizes: readonly number[];
   readonly s3Runs: number;
+  /** Section 6: field counts of the busy-time table. */
+  readonly endpointFieldCounts: readonly number[];
   readonly quick: boolean;
   /** Where the figures are written. */
   readonly out: string;
@@ -58,14 +60,15 @@ figures as JSON.
   --memory-fields <list>  section 3 field counts (default 1,10,20)
   --import-runs <n>       section 4 fresh processes per measurement (default 5)
   --s3-mib <list>         section 5 image sizes in MiB (default 0.2,1,5,20)
-  --quick                 a shorter run (same L): fields 1,5,20, N 20, memory 1,20     BENCH_QUICK=1
+  --endpoint-fields <list> section 6 field counts (default 1,5,10,20)
+  --quick                 a shorter run (same L): fields 1,5,20, N 20, memory 1,20, endpoint 1,5,10  BENCH_QUICK=1
   --out <file>            results file (default bench/results/latest.json)      BENCH_OUT
   -h, --help
 
 With MODEL_BASE_URL and MODEL_NAME (and MODEL_API_KEY) set, sections 1 and 5
 ask that endpoint about the sample images (samples/*.png, else a synthetic
 PNG) and latency is the model's own; section 1 then defaults to 1,5,10
-fields. Sections 2 and 3 need the test server's knobs and are skipped.`;
+fields. Sections 2, 3 and 6 need the test server's knobs and are skipped.`;
 
 /** Parses `argv` (without node and the script) and `env`; throws a readable error on bad input. */
 export function parseOptions(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): BenchOptions | 'help' {
@@ -86,6 +89,7 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
       'memory-fields': { type: 'string' },
       'import-runs': { type: 'string' },
       's3-mib': { type: 'string' },
+      'endpoint-fields': { type: 'string' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -125,6 +129,9 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     ),
     // Against a real model every run costs model time: one run per image.
     s3Runs: endpoint ? 1 : quick ? 2 : 3,
+    endpointFieldCounts: list(values['endpoint-fields'] ?? (quick ? '1,5,10' : '1,5,10,20'), 'endpoint-fields').map((f) =>
+      int(f, 'endpoint-fields', 1),
+    ),
     quick,
     out: values.out ?? env.BENCH_OUT ?? 'bench/results/latest.json',
     ...(endpoint ? { endpoint } : {}),

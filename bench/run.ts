@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runColdStartSection } from './cold-start';
+import { DEFAULT_ENDPOINT_COST, runEndpointWorkSection } from './endpoint-work';
 import { noisePng, sampleImages } from './images';
 import { runLatencySection } from './latency';
 import { runMemorySection } from './memory';
@@ -24,6 +25,7 @@ const TITLES: Record<SectionId, { key: string; title: string }> = {
   memory: { key: 'memory', title: 'Memory: one large image' },
   'cold-start': { key: 'coldStart', title: 'Cold start: the handler bundle' },
   s3: { key: 's3', title: 'S3 overhead per image' },
+  endpoint: { key: 'endpoint', title: 'Endpoint work: one image, F questions' },
 };
 
 const SAMPLES_DIR = fileURLToPath(new URL('../samples', import.meta.url));
@@ -64,6 +66,17 @@ async function runSection(id: SectionId, o: BenchOptions): Promise<SectionResult
         latencyMs: o.latencyMs,
         ...(o.endpoint ? { endpoint: o.endpoint, images: await realImages() } : {}),
       });
+    case 'endpoint':
+      return runEndpointWorkSection({
+        fieldCounts: o.endpointFieldCounts,
+        imageBytes: 200_000,
+        fields: 5,
+        images: o.images,
+        capacity: o.capacity,
+        // Twice C: while some images read and write S3, the others keep the endpoint busy.
+        imagesAtOnce: 2 * o.capacity,
+        cost: DEFAULT_ENDPOINT_COST,
+      });
   }
 }
 
@@ -72,6 +85,7 @@ function skipReason(id: SectionId, o: BenchOptions): string | undefined {
   if (!o.endpoint) return undefined;
   if (id === 'throughput') return 'needs the test server’s capacity and 429 knobs (MODEL_BASE_URL is set)';
   if (id === 'memory') return 'sends a 20 MiB non-decodable image; needs the test server (MODEL_BASE_URL is set)';
+  if (id === 'endpoint') return 'needs the prefix-caching test server (MODEL_BASE_URL is set)';
   return undefined;
 }
 
