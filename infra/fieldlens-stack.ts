@@ -12,6 +12,7 @@ import { shareEndpoint, type SharedBudget } from './backfill-budget';
 import { TRIGGER_LIMITS } from './budget';
 import { acknowledgeNotificationsHandler } from './constructs/acknowledge';
 import { Backfill } from './constructs/backfill';
+import { expireContentCache, resolveContentCache } from './constructs/content-cache';
 import { DirectPipeline } from './constructs/direct-pipeline';
 import { watchedBuckets } from './constructs/fieldlens-bucket';
 import { modelApiKeySecret } from './constructs/model-api-key';
@@ -118,6 +119,7 @@ export class FieldlensStack extends Stack {
         reserveConcurrency: trigger !== 'queue' && (props.reserveConcurrency ?? true),
       });
     }
+    expireContentCache(this, this.outputBucket, resolveContentCache(pipelineProps));
     acknowledgeNotificationsHandler(Stack.of(this.bucket));
 
     addStackOutputs(this, { inputPrefix, outputPrefix, capacity });
