@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Pool } from 'undici';
+import type { PromptLayout } from '../functions/adapters/openai-chat';
 import type { Config } from '../functions/config';
 import { slowestField, type ResultDocument } from '../functions/core/document';
 import type { FieldSet } from '../functions/core/fields';
@@ -50,6 +51,14 @@ export interface BenchHandlerOptions {
   readonly logWrite?: (line: string) => void;
   /** Receives the handler's metric records (the soak prints their summary). @default dropped */
   readonly metrics?: MetricsSink;
+  /**
+   * The content cache (`CONTENT_CACHE`). Off unless asked: the benchmark
+   * sends the same image many times to measure the model requests.
+   * @default false
+   */
+  readonly contentCache?: boolean;
+  /** The request layout; unset: the client's default, built as the function builds it. */
+  readonly promptLayout?: PromptLayout;
 }
 
 /** One image through the handler. */
@@ -79,6 +88,7 @@ export function functionEnv(o: BenchHandlerOptions): Record<string, string> {
     ...(o.maxConcurrency !== undefined ? { MODEL_MAX_CONCURRENCY: String(o.maxConcurrency) } : {}),
     ...(o.maxImageBytes !== undefined ? { MAX_IMAGE_BYTES: String(o.maxImageBytes) } : {}),
     FIELDS: JSON.stringify(o.fields),
+    CONTENT_CACHE: o.contentCache ? 'on' : 'off',
     LOG_LEVEL: 'warn',
     ...o.env,
   };
@@ -95,7 +105,7 @@ export async function createBenchHandler(o: BenchHandlerOptions): Promise<BenchH
     functionEnv(o),
     (config) => {
       pool = new Pool(new URL(config.model.baseUrl).origin, { connections: config.model.maxConcurrency, keepAliveTimeout: 30_000 });
-      const model = createModelClient(config, { dispatcher: pool });
+      const model = createModelClient(config, { dispatcher: pool, ...(o.promptLayout ? { promptLayout: o.promptLayout } : {}) });
       return o.decorateModel ? model.then(o.decorateModel) : model;
     },
     {

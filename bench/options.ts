@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['latency', 'throughput', 'memory', 'cold-start', 's3', 'backfill'] as const;
+export const SECTIONS = ['latency', 'throughput', 'memory', 'cold-start', 's3', 'backfill', 'endpoint'] as const;
 export type SectionId = (typeof SECTIONS)[number];
 
 import type { BackfillScaleOptions } from './backfill-scale';
@@ -36,6 +36,8 @@ export interface BenchOptions {
   readonly s3Runs: number;
   /** Section 6: objects already in the bucket, fields each, capacity and share, latency, batch size. */
   readonly backfill: BackfillScaleOptions;
+  /** Section 7: field counts of the busy-time table. */
+  readonly endpointFieldCounts: readonly number[];
   readonly quick: boolean;
   /** Where the figures are written. */
   readonly out: string;
@@ -64,14 +66,15 @@ figures as JSON.
   --s3-mib <list>         section 5 image sizes in MiB (default 0.2,1,5,20)
   --backfill-objects <n>  section 6 objects already in the bucket (default 10000; --quick 1000)
   --backfill-latency <ms> section 6 test server latency per request (default 5)
-  --quick                 a shorter run (same L): fields 1,5,20, N 20, memory 1,20     BENCH_QUICK=1
+  --endpoint-fields <list> section 7 field counts (default 1,5,10,20)
+  --quick                 a shorter run (same L): fields 1,5,20, N 20, memory 1,20, backfill 1000, endpoint 1,5,10  BENCH_QUICK=1
   --out <file>            results file (default bench/results/latest.json)      BENCH_OUT
   -h, --help
 
 With MODEL_BASE_URL and MODEL_NAME (and MODEL_API_KEY) set, sections 1 and 5
 ask that endpoint about the sample images (samples/*.png, else a synthetic
 PNG) and latency is the model's own; section 1 then defaults to 1,5,10
-fields. Sections 2 and 3 need the test server's knobs and are skipped.`;
+fields. Sections 2, 3 and 6 need the test server's knobs and are skipped.`;
 
 /** Parses `argv` (without node and the script) and `env`; throws a readable error on bad input. */
 export function parseOptions(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): BenchOptions | 'help' {
@@ -94,6 +97,7 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
       's3-mib': { type: 'string' },
       'backfill-objects': { type: 'string' },
       'backfill-latency': { type: 'string' },
+      'endpoint-fields': { type: 'string' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -141,6 +145,9 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
       latencyMs: int(values['backfill-latency'] ?? '5', 'backfill-latency', 0),
       batchSize: 100,
     },
+    endpointFieldCounts: list(values['endpoint-fields'] ?? (quick ? '1,5,10' : '1,5,10,20'), 'endpoint-fields').map((f) =>
+      int(f, 'endpoint-fields', 1),
+    ),
     quick,
     out: values.out ?? env.BENCH_OUT ?? 'bench/results/latest.json',
     ...(endpoint ? { endpoint } : {}),

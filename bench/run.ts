@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runBackfillScaleSection } from './backfill-scale';
 import { runColdStartSection } from './cold-start';
+import { DEFAULT_ENDPOINT_COST, runEndpointWorkSection } from './endpoint-work';
 import { noisePng, sampleImages } from './images';
 import { runLatencySection } from './latency';
 import { runMemorySection } from './memory';
@@ -26,6 +27,7 @@ const TITLES: Record<SectionId, { key: string; title: string }> = {
   'cold-start': { key: 'coldStart', title: 'Cold start: the handler bundle' },
   s3: { key: 's3', title: 'S3 overhead per image' },
   backfill: { key: 'backfill', title: 'Backfill of a bucket that already holds objects' },
+  endpoint: { key: 'endpoint', title: 'Endpoint work: one image, F questions' },
 };
 
 const SAMPLES_DIR = fileURLToPath(new URL('../samples', import.meta.url));
@@ -68,6 +70,17 @@ async function runSection(id: SectionId, o: BenchOptions): Promise<SectionResult
       });
     case 'backfill':
       return runBackfillScaleSection(o.backfill);
+    case 'endpoint':
+      return runEndpointWorkSection({
+        fieldCounts: o.endpointFieldCounts,
+        imageBytes: 200_000,
+        fields: 5,
+        images: o.images,
+        capacity: o.capacity,
+        // Twice C: while some images read and write S3, the others keep the endpoint busy.
+        imagesAtOnce: 2 * o.capacity,
+        cost: DEFAULT_ENDPOINT_COST,
+      });
   }
 }
 
@@ -77,6 +90,7 @@ function skipReason(id: SectionId, o: BenchOptions): string | undefined {
   if (id === 'throughput') return 'needs the test server’s capacity and 429 knobs (MODEL_BASE_URL is set)';
   if (id === 'memory') return 'sends a 20 MiB non-decodable image; needs the test server (MODEL_BASE_URL is set)';
   if (id === 'backfill') return 'asks about thousands of synthetic objects; needs the test server (MODEL_BASE_URL is set)';
+  if (id === 'endpoint') return 'needs the prefix-caching test server (MODEL_BASE_URL is set)';
   return undefined;
 }
 

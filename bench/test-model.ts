@@ -9,10 +9,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { TestServerOptions } from '../test/support/openai-test-server';
 import type { ModelEndpoint } from './handler';
 import { PROJECT_ROOT } from './local-s3';
-import type { ModelServerCommand, ModelServerStats } from './model-process';
+import type { ModelProcessOptions, ModelServerCommand, ModelServerStats } from './model-process';
 
 export type { ModelServerStats };
 
@@ -27,7 +26,7 @@ export interface BenchModelServer {
   close(): Promise<void>;
 }
 
-export async function startBenchModel(options: Omit<TestServerOptions, 'handler' | 'prompts'>): Promise<BenchModelServer> {
+export async function startBenchModel(options: ModelProcessOptions): Promise<BenchModelServer> {
   const script = fileURLToPath(new URL('./model-process.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], {
     cwd: PROJECT_ROOT,

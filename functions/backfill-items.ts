@@ -77,7 +77,7 @@ export function createBackfillItemsHandler(getRuntime: () => Promise<ModelRuntim
     } finally {
       deadline.dispose();
       storeDeadline.dispose();
-      telemetry.end();
+      telemetry.end(rt.settings.prices);
     }
   };
 }

@@ -18,6 +18,8 @@
  * what a function would refuse at start-up, with the same message.
  */
 import * as z from 'zod';
+import { defaultCachePrefix, type ContentCacheSettings } from './core/content-cache';
+import type { TokenPrices } from './core/cost';
 import { ConfigError, FieldSetError } from './core/errors';
 import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from './core/fields';
 import { keyPrefix, logLevel, parseEnvironment, refuseOverlappingPrefixes } from './env';
@@ -35,6 +37,12 @@ export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
 export type LogLevel = z.infer<typeof logLevel>;
 
 const MiB = 1024 * 1024;
+
+/** A price per million tokens: a number ≥ 0, or unset. */
+function price() {
+  const message = 'expected a price per million tokens, a number ≥ 0 such as 0.15';
+  return z.coerce.number({ error: message }).finite(message).nonnegative(message).optional();
+}
 
 const int = (min: number, max: number) =>
   z.coerce
@@ -66,6 +74,12 @@ const pipelineEnvSchema = z.object({
     .default(0.8),
   MODEL_PROVIDER: z.literal('openai', { error: `expected one of ${MODEL_PROVIDERS.join(', ')}` }).default('openai'),
   MODEL_ID: z.never({ error: 'read only with MODEL_PROVIDER=bedrock; an OpenAI-compatible endpoint takes MODEL_NAME' }).optional(),
+  CONTENT_CACHE: z.enum(['on', 'off'], { error: 'expected "on" or "off"' }).default('on'),
+  CONTENT_CACHE_PREFIX: z.string().refine((p) => p.endsWith('/'), 'expected a key prefix ending in "/"').optional(),
+  MODEL_PRICE_INPUT_PER_MTOK: price(),
+  MODEL_PRICE_CACHED_INPUT_PER_MTOK: price(),
+  MODEL_PRICE_OUTPUT_PER_MTOK: price(),
+  MODEL_PRICE_CURRENCY: z.string().trim().regex(/^[A-Za-z]{1,10}$/, 'expected a currency label such as USD').default('USD'),
 });
 
 /** What the functions that ask the model read besides. */
@@ -152,6 +166,10 @@ export interface PipelineConfig {
   readonly logLevel: LogLevel;
   /** Below this a field's confidence flags its document for review. */
   readonly reviewThreshold: number;
+  /** Where the content cache lives; absent when `CONTENT_CACHE=off`. */
+  readonly contentCache?: ContentCacheSettings;
+  /** Prices per million tokens; absent unless set. */
+  readonly prices?: TokenPrices;
 }
 
 /** The typed configuration of a function that asks the model. */
@@ -280,6 +298,8 @@ type PipelineEnv = z.infer<typeof pipelineEnvSchema> | z.infer<typeof bedrockPip
 
 function pipelineConfigFrom(e: PipelineEnv): PipelineConfig {
   const fields = e.FIELDS === undefined ? DEFAULT_LABEL_FIELDS : fieldSetFromJson(e.FIELDS);
+  const contentCache = contentCacheFrom(e);
+  const prices = pricesFrom(e);
   return Object.freeze({
     model: modelIdentityFrom(e),
     fields,
@@ -290,6 +310,48 @@ function pipelineConfigFrom(e: PipelineEnv): PipelineConfig {
     deadlineMarginMs: e.DEADLINE_MARGIN_MS,
     logLevel: e.LOG_LEVEL,
     reviewThreshold: e.REVIEW_CONFIDENCE_THRESHOLD,
+    ...(contentCache ? { contentCache } : {}),
+    ...(prices ? { prices } : {}),
+  });
+}
+
+/**
+ * The content cache's place. Its entries must never look like new images:
+ * a prefix under the input prefix (and not under the output prefix, which
+ * is never processed) would send every entry back through the pipeline.
+ */
+function contentCacheFrom(e: PipelineEnv): ContentCacheSettings | undefined {
+  if (e.CONTENT_CACHE === 'off') return undefined;
+  const prefix = e.CONTENT_CACHE_PREFIX ?? defaultCachePrefix(e.OUTPUT_PREFIX);
+  // The cache lives in the results bucket: only when that is the bucket the
+  // images arrive in (OUTPUT_BUCKET unset) can an entry be taken for an image.
+  const underOutput = e.OUTPUT_PREFIX !== '' && prefix.startsWith(e.OUTPUT_PREFIX);
+  if (prefix === '' || (e.OUTPUT_BUCKET === undefined && !underOutput && prefix.startsWith(e.INPUT_PREFIX))) {
+    throw new ConfigError(
+      `invalid configuration:\n  CONTENT_CACHE_PREFIX: expected a prefix outside INPUT_PREFIX "${e.INPUT_PREFIX}" (or under OUTPUT_PREFIX), ` +
+        `so cache entries are never processed as images (got ${JSON.stringify(prefix)})`,
+    );
+  }
+  return Object.freeze({ prefix });
+}
+
+/** Prices, when set: input and output go together; cached input defaults to input. */
+function pricesFrom(e: PipelineEnv): TokenPrices | undefined {
+  const input = e.MODEL_PRICE_INPUT_PER_MTOK;
+  const output = e.MODEL_PRICE_OUTPUT_PER_MTOK;
+  const cached = e.MODEL_PRICE_CACHED_INPUT_PER_MTOK;
+  if (input === undefined && output === undefined && cached === undefined) return undefined;
+  if (input === undefined || output === undefined) {
+    const missing = input === undefined ? 'MODEL_PRICE_INPUT_PER_MTOK' : 'MODEL_PRICE_OUTPUT_PER_MTOK';
+    throw new ConfigError(
+      `invalid configuration:\n  ${missing}: expected a price per million tokens, since another MODEL_PRICE_* is set (it is not set)`,
+    );
+  }
+  return Object.freeze({
+    currency: e.MODEL_PRICE_CURRENCY,
+    inputPerMillion: input,
+    ...(cached !== undefined ? { cachedInputPerMillion: cached } : {}),
+    outputPerMillion: output,
   });
 }
 

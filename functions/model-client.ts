@@ -9,7 +9,7 @@
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { Dispatcher } from 'undici';
 import { BedrockConverseClient, createBedrockRuntimeClient } from './adapters/bedrock-converse';
-import { OpenAIChatClient } from './adapters/openai-chat';
+import { OpenAIChatClient, type PromptLayout } from './adapters/openai-chat';
 import { readApiKeySecret } from './adapters/secrets';
 import type { Config } from './config';
 import type { ModelClient } from './core/ports';
@@ -20,6 +20,8 @@ export interface ModelClientParts {
   readonly dispatcher?: Dispatcher;
   /** A Bedrock Runtime client instead of one built from the config (tests that destroy their own). */
   readonly bedrockClient?: BedrockRuntimeClient;
+  /** The request layout instead of the client's default (the benchmark measures what the prefix saves). */
+  readonly promptLayout?: PromptLayout;
 }
 
 /**
@@ -38,6 +40,7 @@ export async function createModelClient(config: Config, parts: ModelClientParts 
     connections: config.model.maxConcurrency,
     logprobs: config.model.logprobs,
     ...(parts.dispatcher ? { dispatcher: parts.dispatcher } : {}),
+    ...(parts.promptLayout ? { promptLayout: parts.promptLayout } : {}),
     ...(apiKey ? { apiKey } : {}),
   });
 }

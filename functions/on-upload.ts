@@ -12,7 +12,8 @@ import { processObject, type ProcessOutcome } from './core/direct';
 import { slowestField, type ResultDocument } from './core/document';
 import { RecordsFailedError, RetryableResultError, toErrorInfo } from './core/errors';
 import { readEvent, type S3ObjectEvent } from './core/events';
-import { createLimit } from './core/limit';
+import { AimdLevel, createAdaptiveLimit } from './core/adaptive-limit';
+import { createCostMeter, type CostMeter } from './core/cost';
 import type { Logger } from './core/ports';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
@@ -35,6 +36,11 @@ export type OnUploadHandler = (event: unknown, context: HandlerContext) => Promi
  * servers in tests and `npm start`).
  */
 export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): OnUploadHandler {
+  // What the endpoint's throttling taught one invocation, the next one in
+  // this execution environment starts from (see `adaptive-limit.ts`).
+  let level: AimdLevel | undefined;
+  // The logs' running total of what documents cost, since this cold start.
+  const spent = createCostMeter();
   return async (event, context) => {
     const rt = await getRuntime();
     const { config } = rt;
@@ -53,14 +59,16 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
     const storeDeadline = startDeadline(budgetFromRemaining(remainingMs, storeMarginMs), rt.clock);
     const invocation = { id: context.awsRequestId, deadline, storeSignal: storeDeadline.signal, endsAt: rt.clock.now() + remainingMs };
     // One gate for the whole invocation: an SQS batch of several images
-    // still never has more than MODEL_MAX_CONCURRENCY requests in flight.
-    const deps = { ...rt, model: telemetry.meter(rt.model), limit: createLimit(config.model.maxConcurrency) };
+    // still never has more than MODEL_MAX_CONCURRENCY requests in flight,
+    // and fewer while the endpoint throttles.
+    level ??= new AimdLevel(config.model.maxConcurrency);
+    const deps = { ...rt, model: telemetry.meter(rt.model), limit: createAdaptiveLimit(level) };
 
     const runRecord = async (record: S3ObjectEvent): Promise<ProcessOutcome> => {
       const log = logger.child({ bucket: record.bucket, key: record.key });
       try {
         const outcome = await processObject({ ...deps, logger: log }, record, invocation);
-        logOutcome(log, outcome);
+        logOutcome(log, outcome, spent);
         telemetry.record(outcomeMetrics(outcome));
         if (outcome.kind === 'written' && outcome.document.status === 'failed' && outcome.document.retryable) {
           // Written, but nothing succeeded for a passing reason: fail so the
@@ -103,7 +111,7 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
       deadline.dispose();
       storeDeadline.dispose();
       // One flush per invocation, failed or not: EMF lines with every metric of its records.
-      telemetry.end();
+      telemetry.end(rt.settings.prices);
     }
   };
 }
@@ -120,7 +128,7 @@ function describeFailure(doc: ResultDocument): string {
   return codes.join(', ');
 }
 
-function logOutcome(log: Logger, outcome: ProcessOutcome): void {
+function logOutcome(log: Logger, outcome: ProcessOutcome, spent: CostMeter): void {
   if (outcome.kind === 'skipped') {
     if (outcome.reason === 'not-found') log.warn('object is gone (deleted) before it was read; nothing written');
     else if (outcome.reason === 'superseded') log.info('object was replaced by a newer version; its own event writes its document', { reason: outcome.reason });
@@ -141,6 +149,9 @@ function logOutcome(log: Logger, outcome: ProcessOutcome): void {
     durationMs: doc.durationMs,
     ...(slowest ? { slowestField: slowest.name, slowestFieldMs: slowest.latencyMs } : {}),
     fields: Object.fromEntries(results.map(([name, r]) => [name, r.error ? r.error.code : r.status])),
+    ...(doc.usage ? { usage: doc.usage } : {}),
+    ...(doc.cost ? { cost: doc.cost.total, costCurrency: doc.cost.currency, costTotal: spent.add(doc.cost) } : {}),
+    ...(doc.cache ? { cacheHit: doc.cache.hit } : {}),
     ...(doc.error ? { error: doc.error } : {}),
     // Counted per document, so a log query can chart how many need a person and why.
     ...(doc.review ? { reviewNeeded: doc.review.needed, reviewReasons: doc.review.reasons } : {}),

@@ -167,6 +167,8 @@ function buildRuntime(config: PipelineConfig, env: Env, parts: RuntimeParts, tel
         responseFormat: config.model.answerFormat,
       }),
       reviewThreshold: config.reviewThreshold,
+      ...(config.contentCache ? { contentCache: config.contentCache } : {}),
+      ...(config.prices ? { prices: config.prices } : {}),
     },
     modelName: config.model.name,
     store: parts.decorateStore ? parts.decorateStore(s3) : s3,

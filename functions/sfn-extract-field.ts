@@ -39,7 +39,7 @@ export function createSfnExtractFieldHandler(getRuntime: () => Promise<ModelRunt
       return out;
     } finally {
       deadline.dispose();
-      telemetry.end();
+      telemetry.end(rt.settings.prices);
     }
   };
 }

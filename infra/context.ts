@@ -83,6 +83,15 @@ const fraction = () => {
   );
 };
 
+/** A price per million tokens: a number ≥ 0, from cdk.json or a `-c` string. */
+const pricePerMillion = () => {
+  const message = 'expected a price per million tokens, a number ≥ 0 such as 0.15';
+  return z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+    z.number({ error: message }).finite(message).nonnegative(message),
+  );
+};
+
 const httpUrl = 'expected the endpoint\'s OpenAI-compatible base URL, such as http://10.0.0.5:8000/v1';
 
 /** Every context key fieldlens reads, with what it accepts. */
@@ -160,6 +169,16 @@ const contextSchema = z.object({
     .refine((p) => p === '' || p.endsWith('/'), 'expected the key prefix of the S3 Inventory reports, ending in "/"')
     .refine((p) => !/[*?]/.test(p), 'expected a prefix without "*" or "?" (IAM reads them as wildcards)')
     .optional(),
+  contentCache: flag().optional(),
+  contentCachePrefix: z
+    .string({ error: 'expected a key prefix ending in "/", such as "fieldlens-cache/"' })
+    .refine((p) => p.endsWith('/') && !/[*?]/.test(p), 'expected a key prefix ending in "/" without "*" or "?", such as "fieldlens-cache/"')
+    .optional(),
+  contentCacheDays: wholeNumber(1, 3650).optional(),
+  modelPriceInputPerMTok: pricePerMillion().optional(),
+  modelPriceCachedInputPerMTok: pricePerMillion().optional(),
+  modelPriceOutputPerMTok: pricePerMillion().optional(),
+  modelPriceCurrency: z.string().regex(/^[A-Za-z]{1,10}$/, 'expected a currency label such as USD').optional(),
 });
 
 /** The context keys fieldlens reads. */
@@ -279,6 +298,26 @@ export function stackPropsFromContext(
       'context key "subnetIds": required with "vpcId": the private subnets (with a route to the model endpoint) to place the functions in, such as -c subnetIds=subnet-0a1b2c3d,subnet-4e5f6a7b',
     );
   }
+  const priced = [ctx.modelPriceInputPerMTok, ctx.modelPriceCachedInputPerMTok, ctx.modelPriceOutputPerMTok, ctx.modelPriceCurrency].some(
+    (v) => v !== undefined,
+  );
+  if (priced && (ctx.modelPriceInputPerMTok === undefined || ctx.modelPriceOutputPerMTok === undefined)) {
+    const missing = ctx.modelPriceInputPerMTok === undefined ? 'modelPriceInputPerMTok' : 'modelPriceOutputPerMTok';
+    throw new ContextError(
+      `context key "${missing}": required with the other modelPrice* keys: prices per million tokens, such as -c modelPriceInputPerMTok=0.4 -c modelPriceOutputPerMTok=1.6`,
+    );
+  }
+  if (ctx.contentCache === false && (ctx.contentCachePrefix !== undefined || ctx.contentCacheDays !== undefined)) {
+    throw new ContextError('context keys "contentCachePrefix" / "contentCacheDays" configure the content cache; remove them with contentCache=false');
+  }
+  const contentCache =
+    ctx.contentCache !== undefined || ctx.contentCachePrefix !== undefined || ctx.contentCacheDays !== undefined
+      ? {
+          ...(ctx.contentCache !== undefined ? { enabled: ctx.contentCache } : {}),
+          ...(ctx.contentCachePrefix !== undefined ? { prefix: ctx.contentCachePrefix } : {}),
+          ...(ctx.contentCacheDays !== undefined ? { expiration: Duration.days(ctx.contentCacheDays) } : {}),
+        }
+      : undefined;
   for (const key of ['subnetIds', 'securityGroupIds'] as const) {
     if (ctx[key] !== undefined && ctx.vpcId === undefined) {
       throw new ContextError(`context key "${key}": only with "vpcId", the VPC they belong to, such as -c vpcId=vpc-0a1b2c3d4e5f67890`);
@@ -301,6 +340,16 @@ export function stackPropsFromContext(
       ...(ctx.modelMaxRetries !== undefined ? { maxRetries: ctx.modelMaxRetries } : {}),
       ...(ctx.modelMaxTokens !== undefined ? { maxTokens: ctx.modelMaxTokens } : {}),
       ...(ctx.modelResponseFormat !== undefined ? { responseFormat: ctx.modelResponseFormat } : {}),
+      ...(priced
+        ? {
+            prices: {
+              inputPerMillion: ctx.modelPriceInputPerMTok!,
+              outputPerMillion: ctx.modelPriceOutputPerMTok!,
+              ...(ctx.modelPriceCachedInputPerMTok !== undefined ? { cachedInputPerMillion: ctx.modelPriceCachedInputPerMTok } : {}),
+              ...(ctx.modelPriceCurrency !== undefined ? { currency: ctx.modelPriceCurrency } : {}),
+            },
+          }
+        : {}),
     },
     ...(ctx.fieldsFile !== undefined ? { fields: loadFieldsFile(ctx.fieldsFile, readFile) } : {}),
     inputPrefix: ctx.inputPrefix,
@@ -318,6 +367,7 @@ export function stackPropsFromContext(
     ...(ctx.subnetIds !== undefined ? { subnetIds: ctx.subnetIds } : {}),
     ...(ctx.securityGroupIds !== undefined ? { securityGroupIds: ctx.securityGroupIds } : {}),
     ...(backfill ? { backfill } : {}),
+    ...(contentCache ? { contentCache } : {}),
     ...(ctx.tracing !== undefined ? { tracing: ctx.tracing } : {}),
     ...(ctx.debugLogSampleRate !== undefined ? { debugLogSampleRate: ctx.debugLogSampleRate } : {}),
     ...(ctx.alarmEmail !== undefined ? { alarms: { email: ctx.alarmEmail } } : {}),

@@ -13,6 +13,7 @@ import { shareEndpoint, type SharedBudget } from './backfill-budget';
 import { TRIGGER_LIMITS } from './budget';
 import { acknowledgeNotificationsHandler } from './constructs/acknowledge';
 import { Backfill } from './constructs/backfill';
+import { expireContentCache, resolveContentCache } from './constructs/content-cache';
 import { MonitoredDeadLetterQueue } from './constructs/dead-letter-queue';
 import { DirectPipeline } from './constructs/direct-pipeline';
 import { watchedBuckets } from './constructs/fieldlens-bucket';
@@ -124,6 +125,7 @@ export class FieldlensStack extends Stack {
         reserveConcurrency: trigger !== 'queue' && (props.reserveConcurrency ?? true),
       });
     }
+    expireContentCache(this, this.outputBucket, resolveContentCache(pipelineProps));
     acknowledgeNotificationsHandler(Stack.of(this.bucket));
 
     // Everything built above is watched: every fieldlens function, state machine and dead-letter queue.

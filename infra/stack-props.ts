@@ -13,7 +13,7 @@ import type { ModelEndpointSettings, PipelineProps } from './constructs/pipeline
 import type { FieldlensStack } from './fieldlens-stack';
 
 /** The model settings the stack passes to its pipeline as they are (besides `baseUrl` and `name`). */
-export const MODEL_PASS_THROUGH = Object.freeze(['timeout', 'maxRetries', 'maxTokens', 'responseFormat'] as const);
+export const MODEL_PASS_THROUGH = Object.freeze(['timeout', 'maxRetries', 'maxTokens', 'responseFormat', 'prices'] as const);
 
 /** The pipeline props the stack takes as they are and passes to its pipeline. */
 export const PIPELINE_PASS_THROUGH = Object.freeze([
@@ -26,6 +26,7 @@ export const PIPELINE_PASS_THROUGH = Object.freeze([
   'handlerEntry',
   'tracing',
   'debugLogSampleRate',
+  'contentCache',
 ] as const);
 
 /** How the extraction is fanned out over an image's fields. */

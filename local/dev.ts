@@ -18,6 +18,7 @@ import { closeSharedPools } from '../functions/adapters/openai-chat';
 import { createS3Client } from '../functions/adapters/s3-store';
 import { loadConfig } from '../functions/config';
 import { FieldlensError } from '../functions/core/errors';
+import { formatCost } from '../functions/core/cost';
 import { slowestField, type ResultDocument } from '../functions/core/document';
 import { createOnUploadHandler, type DirectResponse } from '../functions/on-upload';
 import { createModelClient } from '../functions/model-client';
@@ -163,6 +164,8 @@ function summary(name: string, doc: ResultDocument, wallMs: number, where: strin
   return (
     `${mark} ${name}  ${doc.status}  ${ok}/${results.length} fields ok  ${doc.durationMs} ms` +
     (slowest ? `  slowest: ${slowest.name} ${slowest.latencyMs} ms` : '') +
+    (doc.cache?.hit ? `  cache hit (answers of ${doc.cache.source?.key ?? 'an identical image'})` : '') +
+    (doc.cost ? `  cost ${formatCost(doc.cost)}` : '') +
     (doc.error ? `  ${doc.error.code}: ${doc.error.message}` : '') +
     (failed.length ? `  (${failed.join(', ')})` : '') +
     `  → ${where}` +

@@ -23,12 +23,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { closeSharedPools } from '../functions/adapters/openai-chat';
+import { costOf, createCostMeter, formatCost } from '../functions/core/cost';
 import { startDeadline } from '../functions/core/deadline';
 import { extractFields } from '../functions/core/extract';
 import { createLimit } from '../functions/core/limit';
 import { createModelClient } from '../functions/model-client';
 import { loadModelRuntime } from '../functions/runtime';
 import { prepareImage, sniffImage } from '../functions/core/image';
+import { addUsage } from '../functions/core/usage';
 import { formatTable, languageOf, lowestCells, scoreValue, summarise } from './eval/score';
 import type { ScoredField } from './eval/score';
 import { startLocalModelServer } from './model-server/server';
@@ -114,6 +116,7 @@ async function main(): Promise<number> {
     const cells: ScoredField[] = [];
     const images: unknown[] = [];
     const reportSources: ReportSource[] = [];
+    const spent = createCostMeter();
     for (const c of cases) {
       const bytes = await readFile(c.image);
       const mime = sniffImage(bytes);
@@ -160,11 +163,15 @@ async function main(): Promise<number> {
       cells.push(...scored);
       const mean = scored.reduce((n, s) => n + s.score.similarity, 0) / Math.max(1, scored.length);
       const ok = outcomes.filter((o) => o.result.status === 'ok').length;
+      const usage = outcomes.reduce<ReturnType<typeof addUsage> | undefined>((u, o) => (o.result.usage ? addUsage(u, o.result.usage) : u), undefined);
+      const cost = rt.settings.prices ? costOf(usage, rt.settings.prices) : undefined;
+      if (cost) spent.add(cost);
       console.log(
         `${rel.padEnd(36)} ${ok}/${outcomes.length} fields ok  ${(durationMs / 1000).toFixed(1).padStart(5)} s  ` +
-          `similarity ${mean.toFixed(3)}  exact ${scored.filter((s) => s.score.exact).length}/${scored.length}`,
+          `similarity ${mean.toFixed(3)}  exact ${scored.filter((s) => s.score.exact).length}/${scored.length}` +
+          (cost ? `  cost ${formatCost(cost)}` : ''),
       );
-      images.push({ image: rel, language, durationMs, fields });
+      images.push({ image: rel, language, durationMs, fields, ...(usage ? { usage } : {}), ...(cost ? { cost } : {}) });
     }
 
     const summary = summarise(cells);
@@ -174,6 +181,10 @@ async function main(): Promise<number> {
       console.log('not exact, lowest similarity first:');
       for (const c of lowest) console.log(`  ${c.score.similarity.toFixed(3)}  ${c.field.padEnd(12)} ${c.image ?? ''}`);
       console.log('');
+    }
+    if (rt.settings.prices) {
+      const currency = rt.settings.prices.currency;
+      console.log(`cost: ${formatCost({ currency, total: spent.total })} for ${spent.documents} images (${formatCost({ currency, total: spent.total / Math.max(1, spent.documents) })} per image)\n`);
     }
     const report = {
       version: 1,

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LABEL_FIELDS } from '../functions/core/fields';
 import { ErrorCode } from '../functions/core/errors';
 import { backfillHandlerFor, batchesOf, listedObjects } from './support/backfill-rig';
-import { BUCKET, labelHandler, lambdaContext, startRig, TINY_PNG, type Rig } from './support/harness';
+import { BUCKET, labelHandler, lambdaContext, startRig, distinctPng, type Rig } from './support/harness';
 
 let rig: Rig;
 const closers: Array<() => Promise<void>> = [];
@@ -30,7 +30,7 @@ function handlerWith(env: Record<string, string> = {}) {
 
 /** Puts `count` images under `prefix` and lists them as the ItemReader would. */
 async function imagesUnder(prefix: string, count: number) {
-  for (let i = 0; i < count; i++) await rig.put(`${prefix}${i}.png`, TINY_PNG);
+  for (let i = 0; i < count; i++) await rig.put(`${prefix}${i}.png`, distinctPng(`${prefix}${i}`));
   return listedObjects(rig.client, prefix);
 }
 

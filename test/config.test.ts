@@ -347,3 +347,51 @@ describe('loadConfig: confidence and review', () => {
     expect(err.message).toContain(message);
   });
 });
+
+describe('loadConfig: the content cache and prices', () => {
+  it('turns the content cache on under the output prefix, and sets no prices, by default', () => {
+    const config = loadConfig(anEnv({ OUTPUT_PREFIX: 'out/' }));
+
+    expect(config.contentCache).toEqual({ prefix: 'out/.fieldlens/cache/' });
+    expect(config.prices).toBeUndefined();
+  });
+
+  it('turns the content cache off with CONTENT_CACHE=off', () => {
+    expect(loadConfig(anEnv({ CONTENT_CACHE: 'off' })).contentCache).toBeUndefined();
+  });
+
+  it('takes a cache prefix of its own outside the input prefix', () => {
+    expect(loadConfig(anEnv({ CONTENT_CACHE_PREFIX: 'fieldlens-cache/' })).contentCache).toEqual({ prefix: 'fieldlens-cache/' });
+  });
+
+  it('refuses a cache prefix under the input prefix, where entries would be processed as images', () => {
+    const err = configError(anEnv({ CONTENT_CACHE_PREFIX: 'incoming/cache/' }));
+
+    expect(err.message).toMatch(/CONTENT_CACHE_PREFIX: expected a prefix outside INPUT_PREFIX/);
+  });
+
+  it('refuses an unknown CONTENT_CACHE value', () => {
+    expect(configError(anEnv({ CONTENT_CACHE: 'maybe' })).message).toMatch(/CONTENT_CACHE: expected "on" or "off"/);
+  });
+
+  it('reads prices per million tokens, cached input optional, currency USD by default', () => {
+    const config = loadConfig(
+      anEnv({ MODEL_PRICE_INPUT_PER_MTOK: '0.4', MODEL_PRICE_CACHED_INPUT_PER_MTOK: '0.1', MODEL_PRICE_OUTPUT_PER_MTOK: '1.6' }),
+    );
+
+    expect(config.prices).toEqual({ currency: 'USD', inputPerMillion: 0.4, cachedInputPerMillion: 0.1, outputPerMillion: 1.6 });
+  });
+
+  it('refuses an input price without an output price', () => {
+    expect(configError(anEnv({ MODEL_PRICE_INPUT_PER_MTOK: '0.4' })).message).toMatch(/MODEL_PRICE_OUTPUT_PER_MTOK/);
+  });
+
+  it('refuses a negative or non-numeric price', () => {
+    expect(configError(anEnv({ MODEL_PRICE_INPUT_PER_MTOK: '-1', MODEL_PRICE_OUTPUT_PER_MTOK: '1' })).message).toMatch(
+      /MODEL_PRICE_INPUT_PER_MTOK: expected a price/,
+    );
+    expect(configError(anEnv({ MODEL_PRICE_OUTPUT_PER_MTOK: 'cheap', MODEL_PRICE_INPUT_PER_MTOK: '1' })).message).toMatch(
+      /MODEL_PRICE_OUTPUT_PER_MTOK/,
+    );
+  });
+});

@@ -19,7 +19,7 @@ import { createOnUploadHandler, type OnUploadHandler } from '../functions/on-upl
 import { loadModelRuntime, once, type ModelClientFactory } from '../functions/runtime';
 import { s3ObjectCreatedEvent, startLocalS3, type LocalS3 } from '../local/s3-server';
 import { answerByField, startBedrockTestServer, type BedrockTestServer } from './support/bedrock-test-server';
-import { BUCKET, LABEL_ANSWERS, lambdaContext, localS3Env, TINY_PNG } from './support/harness';
+import { BUCKET, LABEL_ANSWERS, lambdaContext, localS3Env, distinctPng } from './support/harness';
 
 const MODEL_ID = 'eu.anthropic.claude-3-5-sonnet-20240620-v1:0';
 const PROMPTS = Object.fromEntries(DEFAULT_LABEL_FIELDS.map((f) => [f.prompt, f.name]));
@@ -78,8 +78,9 @@ function bedrockHandler(extra: Record<string, string> = {}): OnUploadHandler {
 }
 
 async function put(key: string) {
-  const out = await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: TINY_PNG, ContentType: 'image/png' }));
-  return s3ObjectCreatedEvent({ bucket: BUCKET, key, size: TINY_PNG.length, etag: out.ETag ?? '' });
+  const body = distinctPng(key);
+  const out = await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentType: 'image/png' }));
+  return s3ObjectCreatedEvent({ bucket: BUCKET, key, size: body.length, etag: out.ETag ?? '' });
 }
 
 async function result(key: string): Promise<ResultDocument> {

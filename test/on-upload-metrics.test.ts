@@ -199,4 +199,47 @@ describe('the handler’s EMF metrics', () => {
     });
     expect(Number.isNaN(Date.parse(written!.timestamp as string))).toBe(false);
   });
+
+  it('publishes cached tokens and the invocation’s cost at the configured prices', async () => {
+    // Prepare: every answer reports 1000 of its 1200 prompt tokens as cached
+    rig.model.setHandler(() => ({
+      kind: 'status',
+      status: 200,
+      body: {
+        choices: [{ index: 0, message: { role: 'assistant', content: JSON.stringify({ value: null }) }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 1_200, completion_tokens: 20, total_tokens: 1_220, prompt_tokens_details: { cached_tokens: 1_000 } },
+      },
+    }));
+    const handler = rig.handlerWith({ MODEL_PRICE_INPUT_PER_MTOK: '0.4', MODEL_PRICE_CACHED_INPUT_PER_MTOK: '0.1', MODEL_PRICE_OUTPUT_PER_MTOK: '1.6' });
+
+    // Act
+    await handler(await rig.put('incoming/metrics/priced.png', Buffer.concat([TINY_PNG, Buffer.from('priced')])), lambdaContext());
+
+    // Assess: 5 fields × (200 × 0.4 + 1000 × 0.1 + 20 × 1.6) per million, as in the document
+    const metrics = emfMetrics(rig.logLines);
+    expect(sumOf(metrics, 'InputTokens')).toBe(6_000);
+    expect(sumOf(metrics, 'CachedInputTokens')).toBe(5_000);
+    expect(sumOf(metrics, 'OutputTokens')).toBe(100);
+    const cost = metrics.filter((m) => m.name === 'Cost');
+    expect(cost).toHaveLength(1);
+    expect(cost[0]!.unit).toBe('None');
+    expect(cost[0]!.values).toEqual([0.00106]);
+  });
+
+  it('counts a content-cache hit, with the document but no field or model metrics', async () => {
+    // Prepare
+    const handler = rig.handlerWith({ CONTENT_CACHE: 'on' });
+    const bytes = Buffer.concat([TINY_PNG, Buffer.from('metrics-cache')]);
+    await handler(await rig.put('incoming/metrics/cache-1.png', bytes), lambdaContext());
+    rig.logLines.length = 0;
+
+    // Act
+    await handler(await rig.put('incoming/metrics/cache-2.png', bytes), lambdaContext(60_000, 'req-2'));
+
+    // Assess
+    const metrics = emfMetrics(rig.logLines);
+    expect(sumOf(metrics, 'CacheHits')).toBe(1);
+    expect(sumOf(metrics, 'Documents', { status: 'complete' })).toBe(1);
+    expect(metrics.some((m) => m.name === 'Fields' || m.name === 'FieldLatency' || m.name === 'ModelRequests')).toBe(false);
+  });
 });

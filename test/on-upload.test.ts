@@ -53,7 +53,7 @@ describe('a label image becomes one merged document', () => {
     expect(reqs[0]!.imageBase64Length).toBe(TINY_PNG.toString('base64').length);
     for (const r of reqs) {
       expect(r.body).toMatchObject({ model: 'test-model', temperature: 0, max_tokens: 1024 });
-      expect(r.body.messages[1].content[1]).toEqual({ type: 'image_url', image_url: { url: '<image>' } });
+      expect(r.body.messages[1].content[0]).toEqual({ type: 'image_url', image_url: { url: '<image>' } });
       expect(r.body.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: r.field, strict: true } });
       expect(r.body.response_format.json_schema.schema).toMatchObject({ required: ['value'], additionalProperties: false });
     }
@@ -466,5 +466,60 @@ describe('checks, confidence and the review flag', () => {
     expect(doc.review).toEqual({ needed: true, reasons: ['missing:batch', 'reask:colour'] });
     expect(written()).toMatchObject({ reviewNeeded: true, reviewReasons: ['missing:batch', 'reask:colour'] });
     expect(written()).not.toHaveProperty('findings');
+  });
+});
+
+describe('endpoint work: the content cache, cached tokens and cost', () => {
+  /** A PNG of its own: the content cache keys on the bytes. */
+  const image = (tag: string) => Buffer.concat([TINY_PNG, Buffer.from(tag)]);
+
+  it('answers the same bytes under another key from the content cache, with no model call', async () => {
+    // Prepare: the cache on, a first upload answered by the model
+    const handler = rig.handlerWith({ CONTENT_CACHE: 'on' });
+    const bytes = image('content-cache-1');
+    await handler(await rig.put('incoming/cache/first.png', bytes), lambdaContext());
+    const asked = rig.model.requests.length;
+
+    // Act
+    await handler(await rig.put('incoming/cache/second.png', bytes), lambdaContext());
+
+    // Assess
+    const first = await rig.result('results/cache/first.png.json');
+    const second = await rig.result('results/cache/second.png.json');
+    expect(asked).toBe(5);
+    expect(rig.model.requests).toHaveLength(5);
+    expect(first!.cache).toEqual({ hit: false });
+    expect(second).toMatchObject({ status: 'complete', fields: LABEL_ANSWERS, cache: { hit: true, source: { key: 'incoming/cache/first.png' } } });
+    expect(resultDocumentSchema.safeParse(second).success).toBe(true);
+    const hitLine = rig.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.message).startsWith('content cache hit'));
+    expect(hitLine).toMatchObject({ key: 'incoming/cache/second.png', cacheSourceKey: 'incoming/cache/first.png' });
+  });
+
+  it('records the cached tokens the endpoint reports, per field and for the document, and prices them', async () => {
+    // Prepare: every answer reports 1000 of its 1200 prompt tokens as cached
+    rig.model.setHandler((req) => ({
+      kind: 'status',
+      status: 200,
+      body: {
+        choices: [{ index: 0, message: { role: 'assistant', content: JSON.stringify({ value: LABEL_ANSWERS[req.field as keyof typeof LABEL_ANSWERS] ?? null }) }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 1_200, completion_tokens: 20, total_tokens: 1_220, prompt_tokens_details: { cached_tokens: 1_000 } },
+      },
+    }));
+    const handler = rig.handlerWith({
+      MODEL_PRICE_INPUT_PER_MTOK: '0.4',
+      MODEL_PRICE_CACHED_INPUT_PER_MTOK: '0.1',
+      MODEL_PRICE_OUTPUT_PER_MTOK: '1.6',
+    });
+
+    // Act
+    await handler(await rig.put('incoming/priced.png', image('priced')), lambdaContext());
+
+    // Assess: 5 fields × (200 × 0.4 + 1000 × 0.1 + 20 × 1.6) per million
+    const doc = await rig.result('results/priced.png.json');
+    expect(doc!.fieldResults.name!.usage).toEqual({ promptTokens: 1_200, completionTokens: 20, cachedTokens: 1_000 });
+    expect(doc!.usage).toEqual({ promptTokens: 6_000, completionTokens: 100, cachedTokens: 5_000 });
+    expect(doc!.cost).toEqual({ currency: 'USD', input: 0.0004, cachedInput: 0.0005, output: 0.00016, total: 0.00106 });
+    const written = rig.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'result written');
+    expect(written).toMatchObject({ cost: 0.00106, costCurrency: 'USD', costTotal: 0.00106 });
   });
 });

@@ -8,7 +8,12 @@
  *   invocations of a warm Lambda;
  * - the request body is sent as three buffers, `prefix + image + suffix`,
  *   where the image is the one base64 buffer shared by every field, so N
- *   fields never hold N copies of the image.
+ *   fields never hold N copies of the image;
+ * - everything the fields of one image share comes first, in the same bytes
+ *   (the request settings, the system prompt, then the image) and the
+ *   field's own question after it, so a server that caches prompt prefixes
+ *   (vLLM, SGLang, OpenAI, DashScope) computes the image once per image, not
+ *   once per field. Re-asks append their turns and keep that prefix.
  *
  * `complete` makes exactly one HTTP request and classifies any failure as a
  * retryable or final {@link ModelError} (`openai-errors.ts`); the response
@@ -57,7 +62,18 @@ export interface OpenAIChatOptions {
    * @default false
    */
   readonly logprobs?: boolean;
+  /**
+   * Where the field's question goes: after the image (`image-first`, so
+   * every field of an image shares one prompt prefix), or before it
+   * (`question-first`, which shares nothing past the system prompt and is
+   * there to measure what the prefix saves: `npm run bench`).
+   * @default 'image-first'
+   */
+  readonly promptLayout?: PromptLayout;
 }
+
+/** The order of the first user message's parts; see {@link OpenAIChatOptions.promptLayout}. */
+export type PromptLayout = 'image-first' | 'question-first';
 
 const pools = new Map<string, Pool>();
 
@@ -105,6 +121,7 @@ export class OpenAIChatClient implements ModelClient {
   readonly #responseFormat: ResponseFormatMode;
   readonly #maxResponseBytes: number;
   readonly #logprobs: boolean;
+  readonly #layout: PromptLayout;
   // Stands in for the image while the rest of the body is serialised; random
   // so no prompt text can ever collide with it.
   readonly #marker = `fieldlens-image-${randomUUID()}`;
@@ -130,6 +147,10 @@ export class OpenAIChatClient implements ModelClient {
     this.#dispatcher = options.dispatcher ?? sharedPool(url.origin, options.connections ?? 10);
     this.#responseFormat = options.responseFormat ?? 'json_schema';
     this.#logprobs = options.logprobs ?? false;
+    this.#layout = options.promptLayout ?? 'image-first';
+    if (this.#layout !== 'image-first' && this.#layout !== 'question-first') {
+      throw new TypeError(`Expected promptLayout to be 'image-first' or 'question-first', got ${JSON.stringify(this.#layout)}`);
+    }
     this.#headers = {
       'content-type': 'application/json',
       accept: 'application/json',
@@ -186,8 +207,16 @@ export class OpenAIChatClient implements ModelClient {
     return parseCompletion(read.text, { logprobs: this.#logprobs });
   }
 
-  /** The request body as `[prefix, shared image, suffix]`. */
+  /**
+   * The request body as `[prefix, shared image, suffix]`. With the default
+   * layout the prefix is the same bytes for every field of a configuration
+   * (nothing field-specific precedes the image; `response_format` follows
+   * `messages`), so the F bodies of one image share everything up to the
+   * end of the image.
+   */
   #body(request: ModelRequest): Buffer[] {
+    const question = { type: 'text', text: request.prompt };
+    const image = { type: 'image_url', image_url: { url: this.#marker } };
     const payload: Record<string, unknown> = {
       model: this.modelName,
       temperature: 0,
@@ -202,10 +231,7 @@ export class OpenAIChatClient implements ModelClient {
         { role: 'system', content: request.system },
         {
           role: 'user',
-          content: [
-            { type: 'text', text: request.prompt },
-            { type: 'image_url', image_url: { url: this.#marker } },
-          ],
+          content: this.#layout === 'image-first' ? [image, question] : [question, image],
         },
         ...request.followUp.map((t) => ({ role: t.role, content: t.content })),
       ],

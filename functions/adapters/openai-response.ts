@@ -112,10 +112,15 @@ export function parseCompletion(text: string, options: CompletionOptions = {}): 
       : Array.isArray(content)
         ? content.map((p: { text?: unknown }) => (typeof p?.text === 'string' ? p.text : '')).join('')
         : '';
-  const u = (parsed as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } }).usage;
+  const u = (parsed as { usage?: UsageBody }).usage;
+  const cached = u ? cachedTokensOf(u) : undefined;
   const usage =
     u && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number'
-      ? { promptTokens: Math.round(u.prompt_tokens), completionTokens: Math.round(u.completion_tokens) }
+      ? {
+          promptTokens: Math.round(u.prompt_tokens),
+          completionTokens: Math.round(u.completion_tokens),
+          ...(cached !== undefined ? { cachedTokens: Math.min(cached, Math.round(u.prompt_tokens)) } : {}),
+        }
       : undefined;
   return {
     text: reply,
@@ -142,4 +147,28 @@ export function tokenLogprobs(logprobs: unknown): TokenLogprob[] | null {
     out.push({ token: t.token, logprob: t.logprob, bytes });
   }
   return out;
+}
+
+/** The usage object of a chat completion, as the servers fieldlens talks to send it. */
+interface UsageBody {
+  readonly prompt_tokens?: unknown;
+  readonly completion_tokens?: unknown;
+  /** OpenAI, vLLM (`--enable-prompt-tokens-details`), SGLang, DashScope, Azure: `{ cached_tokens }`. */
+  readonly prompt_tokens_details?: { readonly cached_tokens?: unknown } | null;
+  /** DeepSeek: prompt tokens found in its context cache. */
+  readonly prompt_cache_hit_tokens?: unknown;
+  /** Moonshot (Kimi): the same, at the top of `usage`. */
+  readonly cached_tokens?: unknown;
+}
+
+/**
+ * The prompt tokens served from the endpoint's prompt cache, under
+ * whichever name the server uses; `undefined` when it sent none. The
+ * standard `prompt_tokens_details.cached_tokens` wins over the others.
+ */
+function cachedTokensOf(u: UsageBody): number | undefined {
+  for (const v of [u.prompt_tokens_details?.cached_tokens, u.prompt_cache_hit_tokens, u.cached_tokens]) {
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v);
+  }
+  return undefined;
 }

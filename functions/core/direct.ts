@@ -5,11 +5,13 @@
  * write the same document.
  */
 import { admit, type SourceHint } from './admission';
+import { cacheEntryRef, imageDigest, lookupCachedAnswers, storeCachedAnswers } from './content-cache';
 import {
   failedResult,
   mergeResult,
   rejectedResult,
   sourceOf,
+  type CacheInfo,
   type DocumentFrame,
   type ErrorInfo,
   type FieldOutcome,
@@ -20,7 +22,7 @@ import { extractFields } from './extract';
 import { notImageError, prepareImage, sniffImage, SNIFF_BYTES } from './image';
 import { leaseRefFor, type SkipReason } from './keys';
 import { claimLease, releaseLease } from './lease';
-import type { Limit } from './limit';
+import type { Gate } from './adaptive-limit';
 import type { Clock, ImageMime, Logger, ModelClient, ObjectStore } from './ports';
 import { publishResult, storedResultOf } from './result-writer';
 import type { ModelSettings, PipelineSettings } from './settings';
@@ -29,8 +31,8 @@ import type { ModelSettings, PipelineSettings } from './settings';
 export interface DirectDeps {
   readonly store: ObjectStore;
   readonly model: ModelClient;
-  /** The invocation's request gate (see `createLimit`), shared by every image of the invocation. */
-  readonly limit: Limit;
+  /** The invocation's request gate (`createLimit` or `createAdaptiveLimit`), shared by every image of the invocation. */
+  readonly limit: Gate;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly settings: PipelineSettings;
@@ -82,11 +84,13 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
   }
   const { info, slot } = admission;
   const resume = admission.kind === 'accept' ? admission.resume : undefined;
-  const frame = (mime?: ImageMime): DocumentFrame => ({
+  const frame = (mime?: ImageMime, cache?: CacheInfo): DocumentFrame => ({
     source: sourceOf(info, mime),
     modelName: deps.model.modelName,
     fingerprint: settings.fingerprint,
     runs: (resume?.runs ?? 0) + 1,
+    ...(settings.prices ? { prices: settings.prices } : {}),
+    ...(cache ? { cache } : {}),
     startedAt,
     finishedAt: new Date(clock.now()),
   });
@@ -149,6 +153,30 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
     const mime = sniffImage(body.subarray(0, SNIFF_BYTES));
     if (!mime) return write(rejectedResult(frame(), notImageError(info.contentType).toJSON()));
 
+    // The content cache: the same bytes under the same configuration were
+    // answered before; write that document with no model call.
+    const digest = settings.contentCache ? imageDigest(body) : undefined;
+    const cacheRef =
+      settings.contentCache && digest ? cacheEntryRef(slot.ref.bucket, settings.contentCache, settings.fingerprint, digest) : undefined;
+    let replaceEntry = false;
+    if (cacheRef && digest) {
+      const lookup = await lookupCachedAnswers({
+        store,
+        ref: cacheRef,
+        digest,
+        scope: settings,
+        logger,
+        ...storeOptions,
+      });
+      if (lookup.kind === 'hit') {
+        logger.info('content cache hit: answers of an identical image, no model call', {
+          cacheSourceKey: lookup.cache.source?.key,
+        });
+        return write(mergeResult(frame(mime, lookup.cache), lookup.outcomes, settings));
+      }
+      replaceEntry = lookup.invalid;
+    }
+
     const kept = keptOutcomes(resume, settings);
     const toAsk = settings.fields.filter((f) => !kept.has(f.name));
     let document: ResultDocument;
@@ -166,7 +194,7 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
       });
       const byName = new Map(asked.map((o) => [o.name, o]));
       document = mergeResult(
-        frame(mime),
+        frame(mime, cacheRef ? { hit: false } : undefined),
         settings.fields.map((f) => kept.get(f.name) ?? byName.get(f.name)!),
         settings,
       );
@@ -175,7 +203,20 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
       logger.error('extraction failed as a whole', { error: toErrorInfo(err) });
       document = failedResult(frame(mime), settings.fields.map((f) => f.name), toErrorInfo(err) as ErrorInfo);
     }
-    return write(document, [...kept.keys()]);
+    const outcome = await write(document, [...kept.keys()]);
+    if (cacheRef && digest && outcome.kind === 'written') {
+      await storeCachedAnswers({
+        store,
+        ref: cacheRef,
+        digest,
+        document,
+        logger,
+        now: new Date(clock.now()),
+        replace: replaceEntry,
+        ...storeOptions,
+      });
+    }
+    return outcome;
   }
 }
 

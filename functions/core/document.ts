@@ -6,10 +6,13 @@
 import * as z from 'zod';
 import { checksSchema, summarise, type ChecksResult } from './checks/findings';
 import { runChecks } from './checks/registry';
+import type { TokenPrices } from './cost';
+import { costOf } from './cost';
 import { ErrorCode, TRANSIENT_ERROR_CODES } from './errors';
 import type { FieldSet } from './fields';
 import type { ImageMime, ObjectInfo } from './ports';
 import { DEFAULT_REVIEW_THRESHOLD, reviewFor, reviewSchema, type Review } from './review';
+import { documentUsage } from './usage';
 
 /** Bump when a change would break a reader of version 1 documents. */
 export const RESULT_VERSION = 1 as const;
@@ -26,6 +29,12 @@ const usageSchema = z
   .object({
     promptTokens: z.number().int().nonnegative(),
     completionTokens: z.number().int().nonnegative(),
+    /**
+     * The part of `promptTokens` the endpoint served from its prompt cache
+     * (`usage.prompt_tokens_details.cached_tokens`, Bedrock's cache reads);
+     * absent when the endpoint reported none.
+     */
+    cachedTokens: z.number().int().nonnegative().optional(),
   })
   .strict();
 /** Token usage, summed over every attempt of a field (retries and re-asks included). */
@@ -66,6 +75,26 @@ const sourceSchema = z
   .strict();
 export type SourceRef = z.infer<typeof sourceSchema>;
 
+const money = z.number().nonnegative();
+const costSchema = z
+  .object({ currency: z.string().min(1), input: money, cachedInput: money, output: money, total: money })
+  .strict();
+/** What a document cost at the configured prices (see `cost.ts`). */
+export type DocumentCost = z.infer<typeof costSchema>;
+
+const cacheSchema = z
+  .object({
+    /** `true`: the answers came from the content cache, with no model call. */
+    hit: z.boolean(),
+    /** The image whose run produced the cached answers (on a hit). */
+    source: z.object({ bucket: z.string(), key: z.string(), etag: z.string() }).strict().optional(),
+    /** When those answers were cached (on a hit). */
+    createdAt: z.iso.datetime().optional(),
+  })
+  .strict();
+/** Whether a document's answers came from the content cache (see `content-cache.ts`). */
+export type CacheInfo = z.infer<typeof cacheSchema>;
+
 export const DocumentStatus = z.enum(['complete', 'partial', 'failed', 'rejected']);
 export type DocumentStatus = z.infer<typeof DocumentStatus>;
 
@@ -99,6 +128,12 @@ export const resultDocumentSchema = z
     retryable: z.boolean().optional(),
     /** How many runs contributed to it: 1, then one more for each retry that re-asked failed fields. */
     runs: z.number().int().positive().optional(),
+    /** Every field's usage summed (every attempt of every run that contributed). */
+    usage: usageSchema.optional(),
+    /** That usage at the configured prices; absent when no prices are set. */
+    cost: costSchema.optional(),
+    /** Set when the content cache was consulted: a hit says where its answers came from. */
+    cache: cacheSchema.optional(),
     /** Why the whole document failed or was rejected. */
     error: errorInfoSchema.optional(),
     startedAt: z.iso.datetime(),
@@ -143,6 +178,10 @@ export interface DocumentFrame {
   readonly fingerprint: string;
   /** This run's number (see `runs` in the schema). @default 1 */
   readonly runs?: number;
+  /** Prices per million tokens: the document gets a `cost`. @default none, no cost */
+  readonly prices?: TokenPrices;
+  /** Whether the content cache was consulted, and what it gave. @default not consulted */
+  readonly cache?: CacheInfo;
   readonly startedAt: Date;
   readonly finishedAt: Date;
 }
@@ -253,6 +292,8 @@ function finish(
   frame: DocumentFrame,
   body: Pick<ResultDocument, 'status' | 'fields' | 'fieldResults' | 'review'> & { checks?: ChecksResult; error?: ErrorInfo },
 ): ResultDocument {
+  const usage = documentUsage(body.fieldResults);
+  const priced = frame.prices && body.status !== 'rejected';
   const doc: ResultDocument = {
     version: RESULT_VERSION,
     status: body.status,
@@ -265,6 +306,9 @@ function finish(
     fingerprint: frame.fingerprint,
     retryable: isRetryable(body.status, body.fieldResults),
     runs: frame.runs ?? 1,
+    ...(usage ? { usage } : {}),
+    ...(priced ? { cost: costOf(usage, frame.prices!) } : {}),
+    ...(frame.cache ? { cache: frame.cache } : {}),
     ...(body.error ? { error: body.error } : {}),
     startedAt: frame.startedAt.toISOString(),
     finishedAt: frame.finishedAt.toISOString(),

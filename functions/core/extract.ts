@@ -7,13 +7,14 @@
  */
 import { answerJsonSchema, parseAnswer, reaskTurns, SYSTEM_PROMPT } from './answer';
 import { valueConfidence } from './confidence';
+import type { Gate } from './adaptive-limit';
 import { AnswerError, ErrorCode, FieldlensError, ModelError, toErrorInfo } from './errors';
 import type { FieldSet, FieldSpec } from './fields';
-import type { Limit } from './limit';
 import type { ChatTurn, Clock, ImagePayload, Logger, ModelClient, ModelReply } from './ports';
 import type { FieldOutcome, Usage } from './document';
 import { decideRetry } from './retry';
 import type { ModelSettings } from './settings';
+import { addUsage, replyUsage } from './usage';
 
 export interface ExtractOptions extends ModelSettings {
   readonly image: ImagePayload;
@@ -24,11 +25,13 @@ export interface ExtractOptions extends ModelSettings {
   /** When the deadline's signal fires, in the clock's epoch milliseconds. */
   readonly deadlineAt: number;
   /**
-   * The invocation's request gate: every request of this image (and of the
+   * The invocation's request gate (`createLimit`, or `createAdaptiveLimit`
+   * to back off under throttling): every attempt of this image (and of the
    * other images of the same invocation) passes through it, so the cap holds
-   * for the invocation as a whole.
+   * for the invocation as a whole. It wraps each attempt, not the field: a
+   * field waiting to retry holds no slot.
    */
-  readonly limit: Limit;
+  readonly limit: Gate;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Source of jitter; injectable for tests. @default Math.random */
@@ -45,18 +48,34 @@ export interface ExtractOptions extends ModelSettings {
  * ```
  */
 export async function extractFields(options: ExtractOptions): Promise<FieldOutcome[]> {
-  return Promise.all(options.fields.map((field) => options.limit(() => extractField(field, options))));
+  return Promise.all(options.fields.map((field) => extractField(field, options)));
 }
+
+/** Whether a failed attempt was the endpoint refusing for load: what makes an adaptive gate back off. */
+export function isThrottle(err: unknown): boolean {
+  return err instanceof ModelError && (err.code === ErrorCode.MODEL_RATE_LIMITED || err.status === 503);
+}
+
+const ungated: Gate = (task) => task();
 
 /**
  * One field, start to finish: transport retries with backoff, one re-ask on
- * an invalid answer, usage summed over every attempt.
+ * an invalid answer, usage summed over every attempt. Each attempt passes
+ * through `o.limit` when given (the Step Functions task asks one field and
+ * has none).
  */
-export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fields' | 'limit'>): Promise<FieldOutcome> {
-  const started = o.clock.now();
+export async function extractField(
+  field: FieldSpec,
+  o: Omit<ExtractOptions, 'fields' | 'limit'> & { readonly limit?: Gate },
+): Promise<FieldOutcome> {
+  // Latency runs from the field's first request, not from when it was
+  // queued behind other fields: with a cap of 1 each field still reports its
+  // own time. Until it is admitted, it runs from here.
+  let started = o.clock.now();
+  let admitted = false;
+  const gate = o.limit ?? ungated;
   const random = o.random ?? Math.random;
-  const usage: Usage = { promptTokens: 0, completionTokens: 0 };
-  let sawUsage = false;
+  let usage: Usage | undefined;
   let attempts = 0;
   let retries = 0;
   let rateLimitWaits = 0;
@@ -73,7 +92,7 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
       status: error === undefined ? ('ok' as const) : ('error' as const),
       attempts,
       latencyMs,
-      ...(sawUsage ? { usage: { ...usage } } : {}),
+      ...(usage ? { usage } : {}),
       ...(error === undefined ? {} : { error: toErrorInfo(error) }),
       ...(confidence !== undefined ? { confidence } : {}),
       ...(reasked ? { reasked } : {}),
@@ -92,27 +111,43 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
 
   for (;;) {
     if (o.deadline.aborted) return finish(null, deadlineError(o.deadline));
-    const remaining = o.deadlineAt - o.clock.now();
-    // When the deadline is nearer than MODEL_TIMEOUT_MS it is the attempt's
-    // limit, and the attempt timing out means the deadline passed (the two
-    // timers fire together; either may be seen first).
-    const attemptMs = Math.max(1, Math.min(o.timeoutMs, remaining));
-    const limitIsDeadline = attemptMs < o.timeoutMs;
-    attempts++;
+    let limitIsDeadline = false;
     let reply: ModelReply;
     try {
-      reply = await o.model.complete(
-        {
-          image: o.image,
-          system: SYSTEM_PROMPT,
-          prompt: field.prompt,
-          followUp,
-          schemaName: field.name,
-          answerSchema: answerJsonSchema(field),
-          maxTokens: o.maxTokens,
-        },
-        { signal: o.deadline, timeoutMs: attemptMs },
-      );
+      reply = await gate(async (feedback) => {
+        if (!admitted) {
+          admitted = true;
+          started = o.clock.now();
+        }
+        // The deadline may have passed while the attempt waited for a slot.
+        if (o.deadline.aborted) throw deadlineError(o.deadline);
+        const remaining = o.deadlineAt - o.clock.now();
+        // When the deadline is nearer than MODEL_TIMEOUT_MS it is the attempt's
+        // limit, and the attempt timing out means the deadline passed (the two
+        // timers fire together; either may be seen first).
+        const attemptMs = Math.max(1, Math.min(o.timeoutMs, remaining));
+        limitIsDeadline = attemptMs < o.timeoutMs;
+        attempts++;
+        try {
+          const answered = await o.model.complete(
+            {
+              image: o.image,
+              system: SYSTEM_PROMPT,
+              prompt: field.prompt,
+              followUp,
+              schemaName: field.name,
+              answerSchema: answerJsonSchema(field),
+              maxTokens: o.maxTokens,
+            },
+            { signal: o.deadline, timeoutMs: attemptMs },
+          );
+          feedback?.succeeded();
+          return answered;
+        } catch (err) {
+          if (isThrottle(err)) feedback?.throttled();
+          throw err;
+        }
+      });
     } catch (err) {
       const timedOut = err instanceof ModelError && err.code === ErrorCode.MODEL_TIMEOUT;
       if (o.deadline.aborted || (limitIsDeadline && timedOut)) return finish(null, deadlineError(o.deadline, err));
@@ -151,11 +186,8 @@ export async function extractField(field: FieldSpec, o: Omit<ExtractOptions, 'fi
       continue;
     }
 
-    if (reply.usage) {
-      sawUsage = true;
-      usage.promptTokens += reply.usage.promptTokens;
-      usage.completionTokens += reply.usage.completionTokens;
-    }
+    const used = replyUsage(reply);
+    if (used) usage = addUsage(usage, used);
     if (reply.finishReason === 'length') {
       // Truncated JSON can parse into a shorter, wrong list; never trust it.
       return finish(

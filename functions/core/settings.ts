@@ -4,6 +4,8 @@
  * (`functions/runtime.ts`) turns it into these; the core never reads the
  * environment itself.
  */
+import type { ContentCacheSettings } from './content-cache';
+import type { TokenPrices } from './cost';
 import type { FieldSet } from './fields';
 
 /** Where things are and how much is allowed. */
@@ -21,6 +23,10 @@ export interface PipelineSettings {
   readonly fingerprint: string;
   /** A field's confidence below this flags its document for review (see `review.ts`). @default 0.8 */
   readonly reviewThreshold?: number;
+  /** Where the content cache lives (`content-cache.ts`); absent: the cache is off. */
+  readonly contentCache?: ContentCacheSettings;
+  /** Prices per million tokens; absent: documents carry no cost. */
+  readonly prices?: TokenPrices;
 }
 
 /** How one field's requests are made. The in-flight cap is the invocation's `Limit`, not a setting here. */

@@ -5,18 +5,12 @@
  * the same in direct mode, the backfill and the Step Functions task, and
  * without a line of telemetry in the core.
  */
+import { costOf, type TokenPrices } from '../core/cost';
+import type { Usage } from '../core/document';
 import { ErrorCode, FieldlensError } from '../core/errors';
-import type { ImagePayload, ModelClient, ModelReply, ModelRequest } from '../core/ports';
+import type { ImagePayload, ModelClient, ModelRequest } from '../core/ports';
+import { addUsage, replyUsage } from '../core/usage';
 import { errorCodeDimension, metric, type MetricRecord } from './catalogue';
-
-/** Prices per million tokens, in one currency (the same shape as the pipeline's prices). */
-export interface MeterPrices {
-  readonly currency: string;
-  readonly inputPerMillion: number;
-  /** @default inputPerMillion */
-  readonly cachedInputPerMillion?: number;
-  readonly outputPerMillion: number;
-}
 
 /** Counts the requests of one invocation. */
 export interface ModelMeter {
@@ -24,33 +18,9 @@ export interface ModelMeter {
   wrap(model: ModelClient): ModelClient;
   /**
    * What was counted, as metric records (empty when no request was made).
-   * With `prices`, the tokens' cost as well.
+   * With `prices`, the tokens' cost as well (`cost.ts`, as in the documents).
    */
-  records(prices?: MeterPrices): MetricRecord[];
-}
-
-/** Token counts of one reply: the prompt (cached part included), its cached part, the answer. */
-export interface ReplyTokens {
-  readonly input: number;
-  readonly cached?: number;
-  readonly output: number;
-}
-
-/**
- * A reply's tokens. OpenAI-compatible servers count cached tokens inside
- * the prompt; Bedrock reports its cache reads and writes apart, so they are
- * added back here (reads as cached).
- */
-export function replyTokens(reply: Pick<ModelReply, 'usage' | 'cache'>): ReplyTokens | undefined {
-  const u = reply.usage as (ModelReply['usage'] & { readonly cachedTokens?: number }) | undefined;
-  const c = reply.cache;
-  if (!u && !c) return undefined;
-  const cached = u?.cachedTokens !== undefined || c ? (u?.cachedTokens ?? 0) + (c?.readTokens ?? 0) : undefined;
-  return {
-    input: (u?.promptTokens ?? 0) + (c ? c.readTokens + c.writeTokens : 0),
-    output: u?.completionTokens ?? 0,
-    ...(cached !== undefined ? { cached } : {}),
-  };
+  records(prices?: TokenPrices): MetricRecord[];
 }
 
 /**
@@ -69,9 +39,8 @@ export function createModelMeter(now: () => number): ModelMeter {
   let rateLimited = 0;
   let retries = 0;
   let reasks = 0;
-  let input = 0;
-  let cached: number | undefined;
-  let output = 0;
+  // Every reply's usage in the one meaning of `usage.ts` (Bedrock's cache reads and writes added back).
+  let usage: Usage | undefined;
   const latencies: number[] = [];
   const errors = new Map<string, number>();
   // Per image (the payload every field of one image shares) and field: the
@@ -108,12 +77,8 @@ export function createModelMeter(now: () => number): ModelMeter {
           const started = now();
           try {
             const reply = await model.complete(request, options);
-            const tokens = replyTokens(reply);
-            if (tokens) {
-              input += tokens.input;
-              output += tokens.output;
-              if (tokens.cached !== undefined) cached = (cached ?? 0) + tokens.cached;
-            }
+            const used = replyUsage(reply);
+            if (used) usage = addUsage(usage, used);
             return reply;
           } catch (err) {
             const code = err instanceof FieldlensError ? err.code : ErrorCode.INTERNAL;
@@ -135,26 +100,18 @@ export function createModelMeter(now: () => number): ModelMeter {
         ...metric('RateLimited', rateLimited),
         ...metric('Retries', retries),
         ...metric('ReAsks', reasks),
-        ...metric('InputTokens', input),
-        ...metric('OutputTokens', output),
+        ...metric('InputTokens', usage?.promptTokens ?? 0),
+        ...metric('OutputTokens', usage?.completionTokens ?? 0),
       ];
-      if (cached !== undefined) records.push(...metric('CachedInputTokens', cached));
+      if (usage?.cachedTokens !== undefined) records.push(...metric('CachedInputTokens', usage.cachedTokens));
       let errorTotal = 0;
       for (const [code, n] of errors) {
         errorTotal += n;
         records.push(...metric('ModelErrors', n, code).slice(1));
       }
       records.push(...metric('ModelErrors', errorTotal));
-      if (prices) records.push(...metric('Cost', costOf({ input, cached: cached ?? 0, output }, prices)));
+      if (prices) records.push(...metric('Cost', costOf(usage, prices).total));
       return records;
     },
   };
-}
-
-/** Cost at `prices`, to 8 decimal places (far below any bill's, free of float noise). */
-function costOf(t: { input: number; cached: number; output: number }, p: MeterPrices): number {
-  const cached = Math.min(t.input, t.cached);
-  const total =
-    ((t.input - cached) * p.inputPerMillion + cached * (p.cachedInputPerMillion ?? p.inputPerMillion) + t.output * p.outputPerMillion) / 1e6;
-  return Math.round(total * 1e8) / 1e8;
 }

@@ -17,10 +17,15 @@ const DUPLICATE_SKIPS: ReadonlySet<SkipReason> = new Set(['duplicate', 'in-fligh
  *
  * @param asked the fields this run asked the model: every field by
  *   default; a resumed run's kept fields and a content-cache hit's fields
- *   were not asked and add no field metrics.
+ *   (`cache.hit`) were not asked and add no field metrics.
  */
 export function documentMetrics(doc: ResultDocument, asked?: readonly string[]): MetricRecord[] {
   const records: MetricRecord[] = [...metric('Documents', 1, doc.status)];
+  // A content-cache hit asked nothing: its field results are those of the run it was cached from.
+  if (doc.cache?.hit) {
+    records.push(...metric('CacheHits', 1));
+    asked = [];
+  }
   if (doc.review?.needed) records.push(...metric('ReviewNeeded', 1));
   if (doc.status !== 'rejected') records.push(...metric('ImageDuration', doc.durationMs));
   const names = new Set(asked ?? Object.keys(doc.fieldResults));

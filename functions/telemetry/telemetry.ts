@@ -10,7 +10,8 @@ import { createEmfMetrics } from '../adapters/emf-metrics';
 import { createJsonLogger, type LambdaLogger, type LogLevel } from '../adapters/logger';
 import type { Clock, ModelClient } from '../core/ports';
 import type { MetricRecord } from './catalogue';
-import { createModelMeter, type MeterPrices } from './model-meter';
+import type { TokenPrices } from '../core/cost';
+import { createModelMeter } from './model-meter';
 import type { MetricsSink } from './summary';
 import { loadTelemetryConfig } from './telemetry-config';
 import { loadTracing, type Tracing } from './tracing';
@@ -74,7 +75,7 @@ export interface InvocationTelemetry {
   /** Adds records to what the invocation publishes at its end. */
   record(records: readonly MetricRecord[]): void;
   /** Publishes everything recorded and the model meter's figures (with their cost at `prices`), and closes the subsegment. */
-  end(prices?: MeterPrices): void;
+  end(prices?: TokenPrices): void;
 }
 
 /**

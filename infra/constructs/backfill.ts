@@ -28,6 +28,7 @@ import { ErrorCode } from '../../functions/core/errors';
 import type { EndpointBudget } from '../budget';
 import { FieldlensPropsError } from '../errors';
 import { grantObjectAccess, grantSecretRead } from './access-grants';
+import { grantContentCacheAccess, resolveContentCache } from './content-cache';
 import { acknowledgeWildcardResource, flattenForFinding } from './acknowledge';
 import { FolderResultWriter, InventoryManifestReader, PrefixListingReader } from './backfill-readers';
 import { functionEnvironment } from './function-environment';
@@ -171,6 +172,7 @@ export class Backfill extends Construct {
       ...(reserve ? { reservedConcurrentExecutions: props.budget.concurrentImages } : {}),
     });
     grantObjectAccess(this.items.role, props);
+    grantContentCacheAccess(this.items.role, props.outputBucket, props.outputPrefix, resolveContentCache(props));
     grantSecretRead(this.items.role, props.model.apiKeySecret);
 
     const states = new Construct(this, 'States');

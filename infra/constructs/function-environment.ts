@@ -8,6 +8,8 @@ import { Token } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { FieldlensPropsError } from '../errors';
 import { checkFunctionEnvironment } from './environment-check';
+import { contentCacheEnvironment, resolveContentCache } from './content-cache';
+import { modelPricesEnvironment } from './model-prices';
 import { PIPELINE_DEFAULTS, resolveFields, type PipelineProps } from './pipeline-props';
 
 /** Lambda's limit on the total size of a function's environment variables. */
@@ -46,6 +48,8 @@ export function functionEnvironment(props: PipelineProps, perImage: number): Rec
     MAX_IMAGE_BYTES: String(props.maxImageBytes ?? PIPELINE_DEFAULTS.maxImageBytes),
     DEADLINE_MARGIN_MS: String((props.deadlineMargin ?? PIPELINE_DEFAULTS.deadlineMargin).toMilliseconds()),
     LOG_LEVEL: props.logLevel ?? PIPELINE_DEFAULTS.logLevel,
+    ...contentCacheEnvironment(resolveContentCache(props)),
+    ...modelPricesEnvironment(model.prices),
   };
   checkFunctionEnvironment('model', env);
   const bytes = environmentBytes(env);
@@ -113,6 +117,7 @@ function sameBucket(a: s3.IBucket, b: s3.IBucket): boolean {
   if (a === b) return true;
   return !Token.isUnresolved(a.bucketName) && a.bucketName === b.bucketName;
 }
+
 
 /** Size as Lambda counts it (keys and values); unresolved tokens (ARNs, names) count as 128 bytes. */
 function environmentBytes(env: Record<string, string>): number {

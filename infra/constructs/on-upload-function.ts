@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Construct } from 'constructs';
 import { grantObjectAccess, grantSecretRead } from './access-grants';
+import { grantContentCacheAccess, resolveContentCache } from './content-cache';
 import { functionEnvironment } from './function-environment';
 import { FieldlensFunction, type FieldlensFunctionProps } from './lambda-defaults';
 import { functionTelemetry, PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
@@ -49,6 +50,7 @@ export class OnUploadFunction extends FieldlensFunction {
       ...props.functionOptions,
     });
     grantObjectAccess(this.role, props);
+    grantContentCacheAccess(this.role, props.outputBucket, props.outputPrefix, resolveContentCache(props));
     grantSecretRead(this.role, props.model.apiKeySecret);
   }
 }

@@ -20,8 +20,10 @@ import type { IConstruct } from 'constructs';
 import type { ResponseFormat } from '../../functions/config';
 import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from '../../functions/core/fields';
 import { endpointBudget, type ConcurrentImageLimits, type EndpointBudget } from '../budget';
+import type { ContentCacheProps } from './content-cache';
 import type { FunctionTelemetry, FunctionVpcConfig } from './lambda-defaults';
 import type { ObjectCreatedSource } from './object-created-source';
+import type { ModelPrices } from './model-prices';
 
 /** Log levels the handler understands (`LOG_LEVEL`). */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -79,6 +81,12 @@ export interface ModelEndpointSettings {
    * @default 'json_schema'
    */
   readonly responseFormat?: ResponseFormat;
+  /**
+   * What the endpoint charges per million tokens (`MODEL_PRICE_*`): every
+   * document then records its `cost`.
+   * @default - none: documents carry no cost
+   */
+  readonly prices?: ModelPrices;
 }
 
 /** Props every pipeline takes. */
@@ -150,6 +158,12 @@ export interface PipelineProps {
    * @default 'notification'
    */
   readonly objectCreatedSource?: ObjectCreatedSource;
+  /**
+   * The content cache: an image whose bytes and configuration match an
+   * earlier complete result is answered from it, with no model call.
+   * @default - on, under `<outputPrefix>.fieldlens/cache/`, entries kept 30 days
+   */
+  readonly contentCache?: ContentCacheProps;
   /**
    * X-Ray active tracing of every function (its invocations, model requests
    * and S3 calls as subsegments); their bundles carry the tracer only then.

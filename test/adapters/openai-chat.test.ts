@@ -104,7 +104,7 @@ describe('OpenAIChatClient', () => {
     expect(chunks[1]).toBe(request.image.base64);
     const length = chunks.reduce((n, c) => n + c.byteLength, 0);
     expect((requests[0]!.headers as Record<string, string>)['content-length']).toBe(String(length));
-    expect(json.messages[1].content[1]).toEqual({
+    expect(json.messages[1].content[0]).toEqual({
       type: 'image_url',
       image_url: { url: `data:image/jpeg;base64,${IMAGE_BYTES.toString('base64')}` },
     });
@@ -125,7 +125,7 @@ describe('OpenAIChatClient', () => {
     const { json } = sentBody(requests[0]!);
     expect(json).toMatchObject({ model: 'qwen2.5-vl-7b', temperature: 0, max_tokens: 512 });
     expect(json.messages[0]).toEqual({ role: 'system', content: 'Reply with {"value": …}.' });
-    expect(json.messages[1].content[0]).toEqual({ type: 'text', text: 'What is the product name?' });
+    expect(json.messages[1].content[1]).toEqual({ type: 'text', text: 'What is the product name?' });
     expect(json.messages.slice(2)).toEqual(followUp);
   });
 
@@ -160,7 +160,7 @@ describe('OpenAIChatClient', () => {
 
     await aClient(dispatcher).complete(aRequest({ prompt }), live());
 
-    expect(sentBody(requests[0]!).json.messages[1].content[0].text).toBe(prompt);
+    expect(sentBody(requests[0]!).json.messages[1].content[1].text).toBe(prompt);
   });
 
   it('throws the classified error of a non-2xx response', async () => {

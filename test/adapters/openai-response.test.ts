@@ -55,6 +55,40 @@ describe('parseCompletion', () => {
     expect(parseCompletion(none).finishReason).toBeNull();
   });
 
+  it('reads cached prompt tokens from prompt_tokens_details (OpenAI, vLLM, SGLang, DashScope)', () => {
+    // Prepare
+    const usage = { prompt_tokens: 1200, completion_tokens: 9, prompt_tokens_details: { cached_tokens: 1024, audio_tokens: 0 } };
+
+    // Act
+    const reply = parseCompletion(aCompletion({ usage }));
+
+    // Assess
+    expect(reply.usage).toEqual({ promptTokens: 1200, completionTokens: 9, cachedTokens: 1024 });
+  });
+
+  it('reads the cached tokens of servers that name them otherwise (DeepSeek, Moonshot)', () => {
+    const deepseek = { prompt_tokens: 800, completion_tokens: 4, prompt_cache_hit_tokens: 640, prompt_cache_miss_tokens: 160 };
+    const moonshot = { prompt_tokens: 800, completion_tokens: 4, cached_tokens: 512 };
+
+    expect(parseCompletion(aCompletion({ usage: deepseek })).usage?.cachedTokens).toBe(640);
+    expect(parseCompletion(aCompletion({ usage: moonshot })).usage?.cachedTokens).toBe(512);
+  });
+
+  it('leaves cachedTokens out when the server sent no cache figure, or a null or bad one', () => {
+    const nullDetails = { prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: null };
+    const badDetails = { prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 'many' } };
+
+    expect(parseCompletion(aCompletion()).usage).not.toHaveProperty('cachedTokens');
+    expect(parseCompletion(aCompletion({ usage: nullDetails })).usage).toEqual({ promptTokens: 10, completionTokens: 2 });
+    expect(parseCompletion(aCompletion({ usage: badDetails })).usage).toEqual({ promptTokens: 10, completionTokens: 2 });
+  });
+
+  it('never reports more cached tokens than prompt tokens', () => {
+    const usage = { prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 50 } };
+
+    expect(parseCompletion(aCompletion({ usage })).usage?.cachedTokens).toBe(10);
+  });
+
   it('leaves usage out when the endpoint sent none or an incomplete one', () => {
     expect(parseCompletion(aCompletion({ usage: undefined })).usage).toBeUndefined();
     expect(parseCompletion(aCompletion({ usage: { prompt_tokens: 5 } })).usage).toBeUndefined();

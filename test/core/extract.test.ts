@@ -3,8 +3,9 @@ import { answerJsonSchema, SYSTEM_PROMPT } from '../../functions/core/answer';
 import { ErrorCode, FieldlensError } from '../../functions/core/errors';
 import { extractFields, type ExtractOptions } from '../../functions/core/extract';
 import { parseFieldSet, type FieldSet } from '../../functions/core/fields';
+import { AimdLevel, createAdaptiveLimit } from '../../functions/core/adaptive-limit';
 import { createLimit } from '../../functions/core/limit';
-import type { Clock, ModelReply } from '../../functions/core/ports';
+import type { Clock, CompleteOptions, ModelReply, ModelRequest } from '../../functions/core/ports';
 import type { FieldOutcome } from '../../functions/core/document';
 import {
   aField,
@@ -124,6 +125,57 @@ describe('extractFields: fan-out', () => {
     expect(first).toBe(2);
     expect(counter.most()).toBe(2);
     expect(outcomes).toHaveLength(6);
+  });
+
+  it('holds no slot while a field waits to retry: another field is asked meanwhile', async () => {
+    // Prepare: a cap of 1; f0 fails once and its backoff sleep waits for a gate
+    const backoff = deferred();
+    const clock = new FakeClock();
+    const waitingClock: Clock = { now: () => clock.now(), sleep: () => backoff.promise };
+    const { options, model } = aHarness(
+      { f0: [retryableError(), aReply('zero')], f1: [aReply('one')] },
+      { fields: stringFields(2), limit: createLimit(1), clock: waitingClock },
+    );
+
+    // Act
+    const running = extractFields(options);
+    await flush();
+    const askedWhileF0Waits = model.calls.map((c) => c.request.schemaName);
+    backoff.resolve();
+    const outcomes = await running;
+
+    // Assess
+    expect(askedWhileF0Waits).toEqual(['f0', 'f1']);
+    expect(outcomes.map((o) => o.value)).toEqual(['zero', 'one']);
+  });
+
+  it('backs an adaptive gate off when the endpoint throttles, and every field still completes', async () => {
+    // Prepare: a cap of 4, the first answer of each of four fields is a 429; retries wait for a gate
+    const level = new AimdLevel(4);
+    const limit = createAdaptiveLimit(level);
+    const counter = inFlightCounter();
+    const gate = deferred();
+    const answer = counter.step(gate.promise) as (r: ModelRequest, o: CompleteOptions) => Promise<ModelReply>;
+    const throttledOnce = new Set<string>();
+    const step: Step = async (request, opts) => {
+      if (throttledOnce.has(request.schemaName)) return answer(request, opts);
+      throttledOnce.add(request.schemaName);
+      throw retryableError(ErrorCode.MODEL_RATE_LIMITED, { status: 429 });
+    };
+    const { options } = aHarness({}, { fields: stringFields(4), limit }, step);
+
+    // Act
+    const running = extractFields(options);
+    await flush();
+    const retriesInFlight = counter.now();
+    gate.resolve();
+    const outcomes = await running;
+
+    // Assess: four throttles of requests in flight together halve the limit once, to 2
+    expect(level.throttles).toBe(4);
+    expect(retriesInFlight).toBe(2);
+    expect(counter.most()).toBe(2);
+    expect(outcomes.every((o) => o.result.status === 'ok')).toBe(true);
   });
 
   it('shares one limit across the images of an invocation', async () => {
@@ -537,6 +589,32 @@ describe('extractFields: answers and the re-ask', () => {
     // Assess
     expect(outcome.result.usage).toEqual({ promptTokens: 1850, completionTokens: 38 });
     expect(outcome.result.attempts).toBe(3);
+  });
+
+  it('sums cached tokens over every attempt, beside prompt and completion tokens', async () => {
+    // Prepare: an invalid answer then a valid one, the second mostly from the prompt cache
+    const { options } = aHarness({
+      f0: [
+        aReply(undefined, { text: '{"value": ', usage: { promptTokens: 1_000, completionTokens: 5 } }),
+        aReply('ok', { usage: { promptTokens: 1_050, completionTokens: 4, cachedTokens: 1_000 } }),
+      ],
+    });
+
+    // Act
+    const outcome = only(await extractFields(options));
+
+    // Assess
+    expect(outcome.result.usage).toEqual({ promptTokens: 2_050, completionTokens: 9, cachedTokens: 1_000 });
+  });
+
+  it('counts Bedrock cache reads as cached prompt tokens', async () => {
+    const { options } = aHarness({
+      f0: [aReply('ok', { usage: { promptTokens: 30, completionTokens: 4 }, cache: { readTokens: 1_200, writeTokens: 0 } })],
+    });
+
+    const outcome = only(await extractFields(options));
+
+    expect(outcome.result.usage).toEqual({ promptTokens: 1_230, completionTokens: 4, cachedTokens: 1_200 });
   });
 
   it('records usage for a field that failed after the model answered', async () => {

@@ -15,7 +15,7 @@ import { backfillCommand } from '../../local/backfill-command';
 import { executionName, runDeployedBackfill, tallyOfResultFile } from '../../local/backfill-deployed';
 import { duration, progressLine, summary } from '../../local/progress';
 import { loopbackClientConfig, startAwsLoopback, type AwsLoopback } from '../support/aws-loopback';
-import { BUCKET, labelHandler, localS3Env, startRig, TINY_PNG, type Rig } from '../support/harness';
+import { BUCKET, labelHandler, localS3Env, startRig, distinctPng, type Rig } from '../support/harness';
 
 const F = DEFAULT_LABEL_FIELDS.length;
 
@@ -90,8 +90,8 @@ describe('npm run backfill --local', () => {
   let rig: Rig;
   beforeAll(async () => {
     rig = await startRig();
-    for (let i = 0; i < 5; i++) await rig.put(`incoming/local/${i}.png`, TINY_PNG);
-    await rig.put('incoming/other/x.png', TINY_PNG);
+    for (let i = 0; i < 5; i++) await rig.put(`incoming/local/${i}.png`, distinctPng(`local/${i}`));
+    await rig.put('incoming/other/x.png', distinctPng('other/x'));
   });
   afterAll(async () => rig?.close());
   beforeEach(() => {

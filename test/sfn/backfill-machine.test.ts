@@ -20,7 +20,7 @@ import { BACKFILL_STATES } from '../../infra/constructs/backfill';
 import { newStack, logicalId } from '../infra/support';
 import { Template } from 'aws-cdk-lib/assertions';
 import { backfillHandlerFor, batchesOf, listedObjects } from '../support/backfill-rig';
-import { BUCKET, labelHandler, lambdaContext, startRig, TINY_PNG, type Rig } from '../support/harness';
+import { BUCKET, labelHandler, lambdaContext, startRig, distinctPng, type Rig } from '../support/harness';
 import { functionLogicalId, runLocally, synthesizedStateMachine, type SynthesizedStateMachine } from '../support/local-state-machine';
 
 type State = Record<string, any>;
@@ -82,7 +82,7 @@ function wholeMachineWithBatchesFromInput(): SynthesizedStateMachine {
 }
 
 async function imagesUnder(prefix: string, count: number) {
-  for (let i = 0; i < count; i++) await rig.put(`${prefix}${i}.png`, TINY_PNG);
+  for (let i = 0; i < count; i++) await rig.put(`${prefix}${i}.png`, distinctPng(`${prefix}${i}`));
   return listedObjects(rig.client, prefix);
 }
 

@@ -29,6 +29,13 @@ export const TINY_PNG = Buffer.from(
   'base64',
 );
 
+/**
+ * A PNG whose bytes are its own (trailing bytes after IEND, which decoders
+ * ignore): the content cache keys on the bytes, so images meant to be
+ * answered by the model each need different ones.
+ */
+export const distinctPng = (tag: string): Buffer => Buffer.concat([TINY_PNG, Buffer.from(tag)]);
+
 export const BUCKET = 'labels';
 
 /** The model's answers for a label, as the direct and Step Functions tests expect them back. */
@@ -97,7 +104,16 @@ export async function startRig(options: { model?: TestServerOptions; buckets?: s
     return createModelClient(config, { dispatcher: pool });
   };
   const handlerWith = (extra: Record<string, string> = {}): OnUploadHandler => {
-    const env = { MODEL_BASE_URL: model.baseUrl, MODEL_NAME: 'test-model', DEADLINE_MARGIN_MS: '500', LOG_LEVEL: 'debug', ...extra };
+    // The tests upload the same few images under many keys; the content
+    // cache would answer them from each other, so it is on only where asked.
+    const env = {
+      MODEL_BASE_URL: model.baseUrl,
+      MODEL_NAME: 'test-model',
+      DEADLINE_MARGIN_MS: '500',
+      LOG_LEVEL: 'debug',
+      CONTENT_CACHE: 'off',
+      ...extra,
+    };
     return createOnUploadHandler(
       once(() => loadModelRuntime(env, pooledModel, { s3Client: client, logWrite: (l) => void logLines.push(l) })),
     );
