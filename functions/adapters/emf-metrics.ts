@@ -6,7 +6,7 @@
  * One EMF line holds the metrics that share one set of dimensions, so the
  * records of an invocation are grouped by their dimension (none, `status`,
  * `outcome`, `errorCode`) and each group is one line (more when a metric
- * has over 100 values, EMF's limit per line).
+ * has 100 values or more: EMF takes at most 100 per line).
  */
 import { Metrics, MetricUnit as PowertoolsUnit } from '@aws-lambda-powertools/metrics';
 import { METRICS_NAMESPACE, type MetricRecord, type MetricUnit } from '../telemetry/catalogue';
@@ -27,8 +27,12 @@ export interface EmfMetrics extends MetricsSink {
   captureColdStart(functionName?: string): void;
 }
 
-/** EMF's limit on values of one metric in one line. */
-const MAX_VALUES = 100;
+/**
+ * Values of one metric per line: one under EMF's limit of 100, because
+ * Powertools publishes a metric by itself (to its own console, past `write`)
+ * the moment it holds 100.
+ */
+const MAX_VALUES = 99;
 
 const UNITS: Record<MetricUnit, (typeof PowertoolsUnit)[keyof typeof PowertoolsUnit]> = {
   Count: PowertoolsUnit.Count,
