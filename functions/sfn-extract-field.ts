@@ -14,7 +14,6 @@ import { extractFieldInputSchema, parseTaskInput, type FieldPartRef } from './co
 import { extractFieldRun } from './core/stepfunctions/steps';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
-import { fieldStatusMetrics } from './telemetry/outcome-metrics';
 import { startInvocation } from './telemetry/telemetry';
 
 export type SfnExtractFieldHandler = (
@@ -35,7 +34,7 @@ export function createSfnExtractFieldHandler(getRuntime: () => Promise<ModelRunt
       const logger = rt.logger.child({ requestId: context.awsRequestId, key: input.source.key, field: input.field });
       const out = await extractFieldRun({ ...rt, model: telemetry.meter(rt.model), logger }, input, deadline);
       logger.info('field answered', { status: out.status, partKey: out.ref.key });
-      telemetry.record(fieldStatusMetrics(out.status));
+      // Its field is counted by Merge, from the document (the model's requests, tokens and waits by the meter here).
       return out;
     } finally {
       deadline.dispose();

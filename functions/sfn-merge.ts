@@ -5,9 +5,9 @@
  */
 import type { Context } from 'aws-lambda';
 import { mergeInputSchema, parseTaskInput, type MergeInput, type RunResult } from './core/stepfunctions/contract';
-import { mergeRun } from './core/stepfunctions/steps';
+import { mergeRunDocument } from './core/stepfunctions/steps';
 import { loadRuntime, once, type Runtime } from './runtime';
-import { statusMetrics } from './telemetry/outcome-metrics';
+import { documentMetrics, statusMetrics } from './telemetry/outcome-metrics';
 import { startInvocation } from './telemetry/telemetry';
 
 export type SfnMergeHandler = (event: unknown, context: Pick<Context, 'awsRequestId'> & Partial<Pick<Context, 'functionName' | 'invokedFunctionArn' | 'memoryLimitInMB' | 'functionVersion'>>) => Promise<RunResult>;
@@ -20,10 +20,23 @@ export function createSfnMergeHandler(getRuntime: () => Promise<Runtime>): SfnMe
     try {
       const input: MergeInput = parseTaskInput(mergeInputSchema, event, 'Merge');
       const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: input.source.bucket, key: input.source.key });
-      const out = await mergeRun({ ...rt, logger }, input);
-      if (out.status === 'skipped') logger.info('nothing written', { reason: out.reason, resultKey: out.resultKey });
-      else logger.info('result written', { resultKey: out.resultKey, status: out.status, retryable: out.retryable, runs: input.runs });
-      telemetry.record(statusMetrics(out.status, out.reason));
+      const { result: out, document, asked } = await mergeRunDocument({ ...rt, logger }, input);
+      if (!document) {
+        logger.info('nothing written', { reason: out.reason, resultKey: out.resultKey });
+        telemetry.record(statusMetrics(out.status, out.reason));
+        return out;
+      }
+      logger.info('result written', {
+        resultKey: out.resultKey,
+        status: out.status,
+        retryable: out.retryable,
+        runs: input.runs,
+        reviewNeeded: document.review?.needed ?? false,
+        reviewReasons: document.review?.reasons ?? [],
+        ...(document.cost ? { cost: document.cost.total, costCurrency: document.cost.currency } : {}),
+      });
+      // The document's own metrics (fields, latencies, the slowest field, review), as on-upload publishes them.
+      telemetry.record(documentMetrics(document, asked));
       return out;
     } finally {
       telemetry.end();

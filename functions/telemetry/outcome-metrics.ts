@@ -64,11 +64,6 @@ export function statusMetrics(status: DocumentStatus | 'skipped', reason?: strin
   return metric('Documents', 1, status);
 }
 
-/** One field of the Step Functions ExtractField task, by its outcome. */
-export function fieldStatusMetrics(status: 'ok' | 'error'): MetricRecord[] {
-  return metric('Fields', 1, status);
-}
-
 /**
  * The metrics of a backfill batch, from its tally's outcome labels
  * (`written:complete`, `written:partial:retryable`, `skipped:duplicate`, …;

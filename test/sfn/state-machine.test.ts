@@ -11,6 +11,7 @@ import type { ResultDocument } from '../../functions/core/document';
 import { resultDocumentSchema } from '../../functions/core/document';
 import type { RunInput } from '../../functions/core/stepfunctions/contract';
 import { SFN_STATES } from '../../infra/constructs/stepfunctions-definition';
+import { emfMetrics, sumOf } from '../support/emf';
 import { BUCKET, distinctPng, LABEL_ANSWERS, labelHandler, lambdaContext, TINY_PNG } from '../support/harness';
 import type { S3NotificationEvent } from '../../local/s3-server';
 import type { LocalRun } from '../support/local-state-machine';
@@ -81,6 +82,28 @@ describe('the synthesized state machine, run locally with the real handlers', ()
     expect(doc.status).toBe('partial');
     expect(doc.fields).toEqual({ ...LABEL_ANSWERS, suppliers: null });
     expect(doc.fieldResults.suppliers).toMatchObject({ status: 'error', attempts: 1, error: { code: 'MODEL_BAD_REQUEST' } });
+  });
+
+  it('publishes the document\'s metrics once, from Merge: documents by status, fields by outcome and error code, latencies', async () => {
+    // Prepare
+    rig.model.setHandler(labelHandler({ suppliers: () => ({ kind: 'status', status: 400 }) }));
+    const event = await rig.put('incoming/metrics.png', distinctPng('sfn-metrics'));
+    const before = rig.logLines.length;
+
+    // Act
+    await rig.run(runInput(event));
+
+    // Assess: ExtractField counts requests at the model port, Merge the document's fields
+    const metrics = emfMetrics(rig.logLines.slice(before));
+    expect(sumOf(metrics, 'Documents', { status: 'partial' })).toBe(1);
+    expect(sumOf(metrics, 'Fields', { outcome: 'ok' })).toBe(DEFAULT_LABEL_FIELDS.length - 1);
+    expect(sumOf(metrics, 'Fields', { outcome: 'error' })).toBe(1);
+    expect(sumOf(metrics, 'FieldErrors', { errorCode: 'MODEL_BAD_REQUEST' })).toBe(1);
+    expect(metrics.filter((m) => m.name === 'FieldLatency' && Object.keys(m.dimensions).length === 1).flatMap((m) => m.values)).toHaveLength(DEFAULT_LABEL_FIELDS.length);
+    expect(metrics.filter((m) => m.name === 'SlowestFieldLatency').map((m) => m.unit)).toEqual(['Milliseconds']);
+    expect(sumOf(metrics, 'ModelRequests')).toBe(DEFAULT_LABEL_FIELDS.length);
+    const merged = rig.logLines.slice(before).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'result written');
+    expect(merged).toMatchObject({ status: 'partial', reviewNeeded: true });
   });
 
   it('writes a rejected document for an object that is not an image, and asks no model', async () => {

@@ -243,10 +243,27 @@ export async function recordFieldFailure(deps: StepDeps, input: RecordFieldFailu
  * before and its answer was lost).
  */
 export async function mergeRun(deps: StepDeps, input: MergeInput): Promise<RunResult> {
+  return (await mergeRunDocument(deps, input)).result;
+}
+
+/** What Merge did: its answer to the state machine, and the document it wrote (never sent on: the state carries references only). */
+export interface MergeDone {
+  readonly result: RunResult;
+  /** The document written, when one was. */
+  readonly document?: ResultDocument;
+  /** The fields this run asked (not those kept from an earlier run). */
+  readonly asked: readonly string[];
+}
+
+/** {@link mergeRun}, with the document it wrote, for the handler's logs and metrics. */
+export async function mergeRunDocument(deps: StepDeps, input: MergeInput): Promise<MergeDone> {
   const { store, settings, logger } = deps;
   const run = partRun(input.source, settings, input.runs);
   const askedNames = input.outcomes.map((o) => o.name);
-  const skipped = (reason: string): RunResult => ({ status: 'skipped', retryable: false, reason, resultKey: input.resultRef.key });
+  const skipped = (reason: string): MergeDone => ({
+    result: { status: 'skipped', retryable: false, reason, resultKey: input.resultRef.key },
+    asked: askedNames,
+  });
   try {
     const [asked, existing] = await Promise.all([
       Promise.all(input.outcomes.map((o) => outcomeOf(store, o, run, settings))),
@@ -292,10 +309,14 @@ export async function mergeRun(deps: StepDeps, input: MergeInput): Promise<RunRe
       });
     }
     return {
-      status: document.status as RunResult['status'],
-      retryable: document.retryable ?? false,
-      resultBucket: input.resultRef.bucket,
-      resultKey: input.resultRef.key,
+      result: {
+        status: document.status as RunResult['status'],
+        retryable: document.retryable ?? false,
+        resultBucket: input.resultRef.bucket,
+        resultKey: input.resultRef.key,
+      },
+      document,
+      asked: askedNames,
     };
   } finally {
     const left = await deleteFieldParts(store, run, askedNames, settings);
