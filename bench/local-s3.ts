@@ -51,6 +51,12 @@ export async function startBenchS3(): Promise<BenchS3> {
     }),
   ]);
   lines.close();
+  // Keep draining its output, and say so if it stops while the run needs it.
+  child.stdout.resume();
+  let closing = false;
+  void exited.then(([code]) => {
+    if (!closing) process.stderr.write(`the local S3 server exited (${String(code)}) during the run:\n${stderr}\n`);
+  });
   const { endpoint } = JSON.parse(first) as { endpoint: string };
   const client = localS3Client(endpoint);
 
@@ -64,6 +70,7 @@ export async function startBenchS3(): Promise<BenchS3> {
       return s3ObjectCreatedEvent({ bucket: BENCH_BUCKET, key, size: body.length, etag: out.ETag ?? '' });
     },
     async close() {
+      closing = true;
       client.destroy();
       if (child.exitCode === null) {
         child.stdin.end();

@@ -21,7 +21,8 @@ export function createSfnPrepareHandler(getRuntime: () => Promise<Runtime>): Sfn
     const input = parseTaskInput(runInputSchema, event, 'Prepare');
     const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: input.bucket, key: input.key });
     const out = await prepareRun({ ...rt, logger }, input);
-    logger.info(out.action === 'extract' ? 'prepared' : out.status, {
+    const message = out.action === 'extract' ? 'prepared' : out.status === 'complete' ? 'result written from the content cache' : out.status;
+    logger.info(message, {
       ...(out.action === 'extract'
         ? { fields: out.fields.length, ...(out.kept.length > 0 ? { keptFromEarlierRun: out.kept } : {}), runs: out.runs, resultKey: out.resultRef.key }
         : out),

@@ -13,7 +13,6 @@ import { closeSharedPools } from '../functions/adapters/openai-chat';
 import { createS3Client } from '../functions/adapters/s3-store';
 import { createBackfillItemsHandler } from '../functions/backfill-items';
 import { loadConfig } from '../functions/config';
-import { EMPTY_TALLY } from '../functions/core/backfill';
 import { CommandError, FieldlensError } from '../functions/core/errors';
 import { createModelClient } from '../functions/model-client';
 import { loadModelRuntime, once } from '../functions/runtime';
@@ -166,7 +165,7 @@ async function runDeployed(args: BackfillArgs, env: Record<string, string | unde
     if (result.status !== 'SUCCEEDED') {
       io.err(`the run ended ${result.status}: ${result.error ?? ''}\n  ${result.failedItems} items were in failed batches; run the command again to retry what is not done (done objects cost one HEAD)\n`);
     }
-    io.out(`${summary(result.tally === EMPTY_TALLY ? { ...EMPTY_TALLY } : result.tally, { dryRun: args.dryRun, elapsedMs })}\n`);
+    io.out(`${summary(result.tally, { dryRun: args.dryRun, elapsedMs })}\n`);
     return result.status === 'SUCCEEDED' && (result.tally.outcomes.failed ?? 0) === 0 ? 0 : 1;
   } finally {
     cfn.destroy();

@@ -172,7 +172,7 @@ export function stepFunctionsDefinition(scope: Construct, props: StepFunctionsDe
   const onFailure = { errors: ['States.ALL'], resultPath: '$.failure' };
 
   const prepare = invoke(SFN_STATES.prepare, f.prepare, {
-    comment: 'Guard, idempotency check, resumption, rejected documents; returns references, never image bytes',
+    comment: 'Guard, idempotency check, resumption, rejected documents, content cache hits; returns references, never image bytes',
     resultPath: '$.prepared',
   }).addCatch(recordFailure, onFailure);
 
@@ -219,13 +219,15 @@ export function stepFunctionsDefinition(scope: Construct, props: StepFunctionsDe
       runs: sfn.JsonPath.numberAt('$.prepared.runs'),
       kept: sfn.JsonPath.listAt('$.prepared.kept'),
       outcomes: sfn.JsonPath.listAt('$.outcomes'),
+      // The content cache entry to store once the document is written (null: the cache is off).
+      cache: sfn.JsonPath.objectAt('$.prepared.cache'),
     }),
   })
     .addCatch(recordFailure, onFailure)
     .next(isRetryableFailure);
 
   const done = sfn.Succeed.jsonPath(states, SFN_STATES.done, {
-    comment: 'Skipped or rejected: Prepare has done (and written) all there was',
+    comment: 'Skipped, rejected or answered from the content cache: Prepare has done (and written) all there was',
     outputPath: '$.prepared',
   });
   return prepare.next(

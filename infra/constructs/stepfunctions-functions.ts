@@ -12,6 +12,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { grantModelAccess, grantObjectAccessFor, type ObjectAccess } from './access-grants';
+import { grantContentCacheAccess, resolveContentCache } from './content-cache';
 import { functionEnvironment, starterEnvironment, withoutEndpoint } from './function-environment';
 import { FieldlensFunction } from './lambda-defaults';
 import { PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
@@ -112,6 +113,10 @@ export function stepFunctionsTaskFunctions(
     { readImages: true, readResults: true, writeResults: true, writeFieldParts: true, deleteFieldParts: true },
     { description: "fieldlens Step Functions RecordFailure: the failed document when a task broke, or a field's outcome when its task broke" },
   );
+  // Prepare looks the image up in the content cache, Merge stores its answers
+  // there (a prefix under the output prefix is covered by the grants above).
+  const cache = resolveContentCache(props);
+  for (const f of [prepare, merge]) grantContentCacheAccess(f.role, props.outputBucket, props.outputPrefix, cache);
   return { prepare, extractField, merge, recordFailure };
 }
 

@@ -57,6 +57,19 @@ describe('FieldlensStack: the content cache', () => {
     expect(cache.every((p) => p.resource.endsWith('/cache/*'))).toBe(true);
   });
 
+  it('with the Step Functions fan-out: Prepare and Merge alone get the cache prefix, and Merge is handed the entry to store', () => {
+    // Act
+    const { template } = buildStack({ fanout: 'stepfunctions', contentCache: { prefix: 'cache/' } });
+
+    // Assess: the roles of the policies on the cache prefix are Prepare's and Merge's
+    const cachePolicies = [...new Set(allowedPermissions(template).filter((p) => p.resource.includes('/cache/*')).map((p) => p.policy))];
+    expect(cachePolicies).toHaveLength(2);
+    expect(cachePolicies.every((id) => /Prepare|Merge/.test(id))).toBe(true);
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const definition = JSON.stringify(machine!.Properties.DefinitionString);
+    expect(definition).toContain('\\"cache.$\\":\\"$.prepared.cache\\"');
+  });
+
   it('is switched off with enabled: false: no lifecycle rule, CONTENT_CACHE=off', () => {
     const { template } = buildStack({ contentCache: { enabled: false } });
 

@@ -11,7 +11,7 @@ import type { ResultDocument } from '../../functions/core/document';
 import { resultDocumentSchema } from '../../functions/core/document';
 import type { RunInput } from '../../functions/core/stepfunctions/contract';
 import { SFN_STATES } from '../../infra/constructs/stepfunctions-definition';
-import { BUCKET, LABEL_ANSWERS, labelHandler, lambdaContext, TINY_PNG } from '../support/harness';
+import { BUCKET, distinctPng, LABEL_ANSWERS, labelHandler, lambdaContext, TINY_PNG } from '../support/harness';
 import type { S3NotificationEvent } from '../../local/s3-server';
 import type { LocalRun } from '../support/local-state-machine';
 import { startSfnRig, type SfnRig } from '../support/sfn-rig';
@@ -238,6 +238,27 @@ describe('the synthesized state machine, run locally with the real handlers', ()
     const doc = (await rig.result('results/resume.png.json'))!;
     expect(doc).toMatchObject({ status: 'complete', retryable: false, runs: 2, fields: LABEL_ANSWERS });
     expect(doc.fieldResults.name).toEqual(afterFirst.fieldResults.name);
+  });
+
+  it('with the content cache on, answers the same bytes under another key in Prepare, with no model call', async () => {
+    // Prepare: one image answered by the model through the state machine
+    const env = { CONTENT_CACHE: 'on' };
+    const bytes = distinctPng('sfn-content-cache');
+    const first = await rig.run(runInput(await rig.put('incoming/cached/first.png', bytes)), { env });
+    const asked = rig.model.requests.length;
+
+    // Act: the same bytes under another key
+    const second = await rig.run(runInput(await rig.put('incoming/cached/second.png', bytes)), { env });
+
+    // Assess: the first run stored its answers after its document; the second ran Prepare alone
+    expect(first.output).toMatchObject({ status: 'complete' });
+    expect(asked).toBe(DEFAULT_LABEL_FIELDS.length);
+    expect((await rig.result('results/cached/first.png.json'))?.cache).toEqual({ hit: false });
+    expect(second.output).toEqual({ action: 'done', status: 'complete', resultKey: 'results/cached/second.png.json' });
+    expect(second.statesEntered).not.toContain(SFN_STATES.extractField);
+    expect(rig.model.requests).toHaveLength(asked);
+    const copy = await rig.result('results/cached/second.png.json');
+    expect(copy).toMatchObject({ status: 'complete', fields: { name: LABEL_ANSWERS.name }, cache: { hit: true, source: { key: 'incoming/cached/first.png' } } });
   });
 
   it('passes answers by reference: the state carries no answer, and Merge deletes the parts it read', async () => {

@@ -53,7 +53,9 @@ export async function startSfnRig(options: { model?: TestServerOptions; buckets?
   const pools: Pool[] = [];
   const machines = new Map<string, SynthesizedStateMachine & { pipeline: StepFunctionsPipeline }>();
 
-  const baseEnv = { MODEL_NAME: 'test-model', DEADLINE_MARGIN_MS: '500', LOG_LEVEL: 'debug' };
+  // The content cache is on only where asked, as in the direct mode's harness:
+  // the tests upload the same few images under many keys.
+  const baseEnv = { MODEL_NAME: 'test-model', DEADLINE_MARGIN_MS: '500', LOG_LEVEL: 'debug', CONTENT_CACHE: 'off' };
   const parts: RuntimeParts = { s3Client: rig.client, logWrite: (l) => void rig.logLines.push(l) };
   const handlersWith = (extra: Record<string, string> = {}): TaskHandlers => {
     const env = {

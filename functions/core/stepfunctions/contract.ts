@@ -75,12 +75,26 @@ export interface PreparedRun {
   readonly runs: number;
   /** When the run started, ISO 8601: the document's `startedAt`. */
   readonly startedAt: string;
+  /**
+   * The content cache entry Merge stores once the document is written, or
+   * `null` when the cache is off. Never absent, like `resultEtag`.
+   */
+  readonly cache: CacheSlot | null;
+}
+
+/** Where a run's answers go in the content cache: the image's digest, and whether an invalid entry is to be replaced. */
+export interface CacheSlot {
+  /** sha-256 of the image's bytes, hex. */
+  readonly digest: string;
+  /** The lookup found an entry it could not use: Merge overwrites it. */
+  readonly replace: boolean;
 }
 
 /** Prepare's answer when nothing is left to do: skipped, or rejected (its document already written). */
 export interface FinishedRun {
   readonly action: 'done';
-  readonly status: 'skipped' | 'rejected';
+  /** `complete`: answered from the content cache, the document written with no model call. */
+  readonly status: 'skipped' | 'rejected' | 'complete';
   /** Why it was skipped. */
   readonly reason?: SkipReason;
   /** The result document's key, when there is one. */
@@ -89,6 +103,8 @@ export interface FinishedRun {
 
 /** What the Prepare task returns; the Choice state reads `action`. */
 export type PrepareOutput = PreparedRun | FinishedRun;
+
+const cacheSlotSchema = z.object({ digest: z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha-256 digest'), replace: z.boolean() });
 
 const preparedRunSchema = z.object({
   action: z.literal('extract'),
@@ -99,6 +115,7 @@ const preparedRunSchema = z.object({
   kept: z.array(z.string().min(1)).optional(),
   runs: z.number().int().positive().optional(),
   startedAt: z.iso.datetime(),
+  cache: cacheSlotSchema.nullable().optional(),
 });
 
 /** The input of one ExtractField task: one field name, the image's reference and the run's number. */
@@ -166,6 +183,7 @@ export const mergeInputSchema = z.object({
   runs: z.number().int().positive(),
   kept: z.array(z.string().min(1)),
   outcomes: z.array(fieldTaskResultSchema),
+  cache: cacheSlotSchema.nullable().optional(),
 });
 export interface MergeInput {
   readonly source: SourceRef;
@@ -176,6 +194,8 @@ export interface MergeInput {
   readonly runs: number;
   readonly kept: readonly string[];
   readonly outcomes: readonly FieldTaskResult[];
+  /** See {@link PreparedRun.cache}. */
+  readonly cache?: CacheSlot | null;
 }
 
 /** What Merge (and RecordFailure) return: the execution's output, and what the last Choice reads. */

@@ -11,11 +11,13 @@
  * asked again), and a document is only ever written conditionally.
  */
 import { admit } from '../admission';
+import { cacheEntryRef, imageDigest, lookupCachedAnswers, storeCachedAnswers } from '../content-cache';
 import {
   failedResult,
   mergeResult,
   rejectedResult,
   sourceOf,
+  type CacheInfo,
   type DocumentFrame,
   type ErrorInfo,
   type FieldOutcome,
@@ -34,6 +36,7 @@ import type {
   FieldPartRef,
   FieldTaskResult,
   MergeInput,
+  CacheSlot,
   PreparedRun,
   PrepareOutput,
   RecordFailureInput,
@@ -72,8 +75,11 @@ const MAX_TASK_MESSAGE = 1000;
  * `rejected` document for an empty, oversized or non-image object (sniffed
  * from its first bytes only), and otherwise returns references for the
  * fan-out: the fields to ask (all of them, or only those a retryable
- * document failed), the ones kept, and this run's number. Never reads or
- * returns the image itself.
+ * document failed), the ones kept, and this run's number. Never returns
+ * the image itself. With the content cache off it reads the first bytes
+ * only; with it on it reads the image once to hash it, and an image whose
+ * bytes were answered before under this configuration gets its document
+ * here, with no model call (status `complete`).
  */
 export async function prepareRun(deps: StepDeps, input: RunInput): Promise<PrepareOutput> {
   const { store, settings, clock } = deps;
@@ -102,17 +108,42 @@ export async function prepareRun(deps: StepDeps, input: RunInput): Promise<Prepa
   };
   if (admission.kind === 'reject') return reject(admission.error.toJSON());
 
-  let head: Buffer;
+  let body: Buffer;
   try {
-    const read = await store.read(info, { maxBytes: settings.maxImageBytes, etag: info.etag, firstBytes: SNIFF_BYTES });
+    const read = await store.read(info, {
+      maxBytes: settings.maxImageBytes,
+      etag: info.etag,
+      ...(settings.contentCache ? {} : { firstBytes: SNIFF_BYTES }),
+    });
     if (!read) return { action: 'done', status: 'skipped', reason: 'not-found', resultKey: resultRef.key };
-    head = read.body;
+    body = read.body;
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return { action: 'done', status: 'skipped', reason: 'not-found', resultKey: resultRef.key };
+    if (err instanceof InputRejectedError) return reject(err.toJSON());
     throw err;
   }
-  const mime = sniffImage(head);
+  const mime = sniffImage(body.subarray(0, SNIFF_BYTES));
   if (!mime) return reject(notImageError(info.contentType).toJSON());
+
+  let cache: CacheSlot | null = null;
+  if (settings.contentCache) {
+    const digest = imageDigest(body);
+    const lookup = await lookupCachedAnswers({
+      store,
+      ref: cacheEntryRef(resultRef.bucket, settings.contentCache, settings.fingerprint, digest),
+      digest,
+      scope: settings,
+      logger: deps.logger,
+    });
+    if (lookup.kind === 'hit') {
+      deps.logger.info('content cache hit: answers of an identical image, no model call', { cacheSourceKey: lookup.cache.source?.key });
+      const document = mergeResult(frameOf(deps, sourceOf(info, mime), startedAt.toISOString(), runs, lookup.cache), lookup.outcomes, settings);
+      const published = await publishResult({ store, ref: resultRef, document, seenEtag: slot.seenEtag });
+      if (published.kind !== 'written') return { action: 'done', status: 'skipped', reason: published.kind, resultKey: resultRef.key };
+      return { action: 'done', status: 'complete', resultKey: resultRef.key };
+    }
+    cache = { digest, replace: lookup.invalid };
+  }
 
   const kept = settings.fields.filter((f) => resume?.fieldResults[f.name]?.status === 'ok').map((f) => f.name);
   return {
@@ -124,6 +155,7 @@ export async function prepareRun(deps: StepDeps, input: RunInput): Promise<Prepa
     kept,
     runs,
     startedAt: startedAt.toISOString(),
+    cache,
   };
 }
 
@@ -242,9 +274,23 @@ export async function mergeRun(deps: StepDeps, input: MergeInput): Promise<RunRe
           ? partFailure(f.name, 'kept from the earlier run, but its document changed before this run merged; asked again next run')
           : partFailure(f.name, 'this run has no outcome for the field')),
     );
-    const document = mergeResult(frameOf(deps, input.source, input.startedAt, input.runs), outcomes, deps.settings);
+    const cacheSlot = settings.contentCache && input.cache ? { ...input.cache, settings: settings.contentCache } : undefined;
+    const frame = frameOf(deps, input.source, input.startedAt, input.runs, cacheSlot ? { hit: false } : undefined);
+    const document = mergeResult(frame, outcomes, deps.settings);
     const published = await publishResult({ store, ref: input.resultRef, document, seenEtag: input.resultEtag ?? undefined });
     if (published.kind !== 'written') return skipped(published.kind);
+    if (cacheSlot) {
+      // After the document, as in direct mode: an entry never exists without its result.
+      await storeCachedAnswers({
+        store,
+        ref: cacheEntryRef(input.resultRef.bucket, cacheSlot.settings, settings.fingerprint, cacheSlot.digest),
+        digest: cacheSlot.digest,
+        document,
+        logger,
+        now: new Date(deps.clock.now()),
+        replace: cacheSlot.replace,
+      });
+    }
     return {
       status: document.status as RunResult['status'],
       retryable: document.retryable ?? false,
@@ -374,12 +420,14 @@ function partRun(source: SourceRef, settings: PipelineSettings, runs: number): F
   return { source, fingerprint: settings.fingerprint, runs };
 }
 
-function frameOf(deps: StepDeps, source: SourceRef, startedAt: string, runs: number): DocumentFrame {
+function frameOf(deps: StepDeps, source: SourceRef, startedAt: string, runs: number, cache?: CacheInfo): DocumentFrame {
   return {
     source,
     modelName: deps.modelName,
     fingerprint: deps.settings.fingerprint,
     runs,
+    ...(deps.settings.prices ? { prices: deps.settings.prices } : {}),
+    ...(cache ? { cache } : {}),
     startedAt: new Date(startedAt),
     finishedAt: new Date(deps.clock.now()),
   };

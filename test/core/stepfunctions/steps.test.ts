@@ -73,6 +73,7 @@ const mergeInputOf = (p: PreparedRun, outcomes: readonly FieldTaskResult[]): Mer
   runs: p.runs,
   kept: p.kept,
   outcomes,
+  cache: p.cache,
 });
 
 /** Prepare, one ExtractField per field to ask, Merge: what the state machine does on the happy path. */
@@ -106,6 +107,7 @@ describe('prepareRun', () => {
       kept: [],
       runs: 1,
       startedAt: new Date(w.clock.now()).toISOString(),
+      cache: null,
     });
     expect(w.store.reads).toEqual([{ ref: IMAGE, options: { maxBytes: 1024, etag, firstBytes: SNIFF_BYTES } }]);
     expect(w.store.writes).toHaveLength(0);
@@ -270,6 +272,63 @@ describe('the steps together', () => {
     expect(steps.model.calls.slice(callsAfterFirst).map((c) => c.request.schemaName)).toEqual(['f1']);
     // The retries' waits move each world's clock by its own jitter: compare without the times.
     expect(timeless(second.doc)).toEqual(timeless((again as { document: ResultDocument }).document));
+  });
+});
+
+describe('the steps with the content cache and prices', () => {
+  const CACHE = { prefix: 'results/.fieldlens/cache/' };
+  const PRICES = { currency: 'USD', inputPerMillion: 0.4, cachedInputPerMillion: 0.1, outputPerMillion: 1.6 };
+  const usage = { promptTokens: 1_000, completionTokens: 10, cachedTokens: 800 };
+  const script = () => new FakeModel({ f0: [aReply('zero', { usage })], f1: [aReply('one', { usage })], f2: [aReply('two', { usage })] });
+  const SECOND = { bucket: BUCKET, key: 'incoming/copy.png' };
+  const SECOND_RESULT = `${BUCKET}/results/copy.png.json`;
+
+  it('write the same document as processObject (cost, cache miss), then answer the same bytes under another key from the cache', async () => {
+    // Prepare: two worlds, the cache and prices on in both
+    const direct = aWorld({ contentCache: CACHE, prices: PRICES }, script());
+    const steps = aWorld({ contentCache: CACHE, prices: PRICES }, script());
+    for (const w of [direct, steps]) {
+      w.store.put(IMAGE, PNG_BYTES, { etag: 'e1' });
+      w.store.put(SECOND, PNG_BYTES, { etag: 'e2' });
+    }
+
+    // Act: the first image through each mode, then its copy
+    const processed = await processObject(direct.full, IMAGE, foreverInvocation);
+    const { prepared, doc } = await runSteps(steps);
+    const copyDirect = await processObject(direct.full, SECOND, foreverInvocation);
+    const copySteps = await prepareRun(steps.steps, SECOND);
+
+    // Assess: Prepare hashed the image once, Merge stored the entry after the document
+    expect(prepared.cache).toEqual({ digest: expect.stringMatching(/^[0-9a-f]{64}$/), replace: false });
+    expect(doc).toEqual((processed as { document: ResultDocument }).document);
+    expect(doc.cache).toEqual({ hit: false });
+    expect(doc.status).toBe('complete');
+    expect(doc.cost).toMatchObject({ currency: 'USD', total: expect.any(Number) });
+    expect(doc.cost!.total).toBeCloseTo(3 * (200 * 0.4 + 800 * 0.1 + 10 * 1.6) / 1e6, 12);
+    const entries = [...steps.store.objects.keys()].filter((k) => k.includes('/.fieldlens/cache/'));
+    expect(entries).toHaveLength(1);
+    // The copy: a complete document from Prepare alone, no model call, the same as direct mode's
+    expect(copySteps).toEqual({ action: 'done', status: 'complete', resultKey: 'results/copy.png.json' });
+    expect(steps.model.calls).toHaveLength(3);
+    const copyDoc = JSON.parse(steps.store.objects.get(SECOND_RESULT)!.body.toString('utf8')) as ResultDocument;
+    expect(copyDoc).toMatchObject({ status: 'complete', fields: { f0: 'zero', f1: 'one', f2: 'two' }, cache: { hit: true, source: { key: IMAGE.key } } });
+    expect(copyDoc).toEqual((copyDirect as { document: ResultDocument }).document);
+  });
+
+  it('store no entry for a partial document, so its copy is asked again', async () => {
+    // Prepare
+    const w = aWorld({ contentCache: CACHE }, new FakeModel({ f0: [aReply('zero'), aReply('zero')], f1: [finalError(), aReply('one')], f2: [aReply('two'), aReply('two')] }));
+    w.store.put(IMAGE, PNG_BYTES, { etag: 'e1' });
+    w.store.put(SECOND, PNG_BYTES, { etag: 'e2' });
+
+    // Act
+    const first = await runSteps(w);
+    const copy = await prepareRun(w.steps, SECOND);
+
+    // Assess
+    expect(first.doc.status).toBe('partial');
+    expect([...w.store.objects.keys()].filter((k) => k.includes('/.fieldlens/cache/'))).toEqual([]);
+    expect(copy).toMatchObject({ action: 'extract', fields: ['f0', 'f1', 'f2'], cache: { replace: false } });
   });
 });
 
@@ -456,6 +515,7 @@ describe('recordRunFailure', () => {
       kept: [],
       runs: 3,
       startedAt: '2026-01-02T03:01:00.000Z',
+      cache: null,
     };
     const part = fieldPartRefFor({ source: prepared.source, fingerprint: FINGERPRINT, runs: 3 }, 'f0', w.steps.settings);
     w.store.put(part, Buffer.from('{}'));
@@ -501,6 +561,7 @@ describe('recordRunFailure', () => {
       kept: [],
       runs: 2,
       startedAt: '2026-01-02T03:01:00.000Z',
+      cache: null,
     };
 
     const final = await recordRunFailure(w.steps, { run: { ...IMAGE, etag: 'e1', failure } });
