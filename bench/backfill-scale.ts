@@ -83,7 +83,9 @@ export async function runBackfillScaleSection(o: BackfillScaleOptions): Promise<
       MODEL_MAX_CONCURRENCY: String(shared.backfill.perImage),
       LOG_LEVEL: 'error',
     };
-    const handler = createBackfillItemsHandler(once(() => loadModelRuntime(env, createModelClient, { s3Client: client })));
+    const handler = createBackfillItemsHandler(
+      once(() => loadModelRuntime(env, createModelClient, { s3Client: client, metrics: { publish: () => undefined } })),
+    );
     const run = async () => {
       await model.reset();
       const started = performance.now();

@@ -19,6 +19,7 @@ import type { ModelClient, ObjectStore } from '../functions/core/ports';
 import { createModelClient } from '../functions/model-client';
 import { createOnUploadHandler, type DirectResponse, type OnUploadHandler } from '../functions/on-upload';
 import { loadModelRuntime } from '../functions/runtime';
+import type { MetricsSink } from '../functions/telemetry/summary';
 import { s3Times, TimingObjectStore, type S3Times } from './timing-store';
 
 /** The model endpoint: the test server, or a real one from `MODEL_BASE_URL`. */
@@ -48,6 +49,8 @@ export interface BenchHandlerOptions {
   readonly decorateModel?: (model: ModelClient) => ModelClient;
   /** Where the handler's log lines go. @default standard error */
   readonly logWrite?: (line: string) => void;
+  /** Receives the handler's metric records (the soak prints their summary). @default dropped */
+  readonly metrics?: MetricsSink;
   /**
    * The content cache (`CONTENT_CACHE`). Off unless asked: the benchmark
    * sends the same image many times to measure the model requests.
@@ -109,6 +112,8 @@ export async function createBenchHandler(o: BenchHandlerOptions): Promise<BenchH
       s3Client: o.s3,
       decorateStore: (s) => (store = new TimingObjectStore(o.decorateStore ? o.decorateStore(s) : s)),
       logWrite: o.logWrite ?? ((line) => void process.stderr.write(line)),
+      // Records are still derived (their cost is part of every invocation); no EMF line is printed.
+      metrics: o.metrics ?? { publish: () => undefined },
     },
   );
   const { config } = runtime;

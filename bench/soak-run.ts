@@ -21,6 +21,7 @@ import { unquote } from '../functions/core/events';
 import { resultKeyFor } from '../functions/core/keys';
 import type { ProcessOutcome } from '../functions/core/direct';
 import type { DirectResponse } from '../functions/on-upload';
+import { createMetricsCollector, summariseMetrics, type MetricsSummary } from '../functions/telemetry/summary';
 import { endpointBudget } from '../infra/budget';
 import type { S3NotificationEvent } from '../local/s3-server';
 import { startOpenAITestServer } from '../test/support/openai-test-server';
@@ -65,6 +66,8 @@ interface SoakEvent {
 export interface SoakRun {
   readonly record: SoakRecord;
   readonly figures: SoakFigures;
+  /** The handlers' metric records, added up: what CloudWatch would have got from the run. */
+  readonly metrics: MetricsSummary;
 }
 
 /** Time after the last start for the invocations still running to end, beyond their own Lambda time. */
@@ -110,6 +113,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
   });
   const clients: S3Client[] = [];
   const handlers: BenchHandler[] = [];
+  const metrics = createMetricsCollector();
   try {
     for (let w = 0; w < o.concurrency; w++) {
       const client = localS3Client(s3.endpoint);
@@ -135,6 +139,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
             }),
           decorateModel: (model) => recordingModel(model, modelCalls, (hash) => versionsByHash.get(hash)),
           logWrite: log ? (line) => void log.write(line) : () => undefined,
+          metrics,
         }),
       );
     }
@@ -249,7 +254,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
       budget: { capacity: o.capacity, perInvocation: budget.perImage, concurrency: budget.concurrentImages, maxInFlight: budget.maxInFlight },
       wallMs,
     };
-    return { record, figures: accountSoak(record) };
+    return { record, figures: accountSoak(record), metrics: summariseMetrics(metrics.records) };
   } finally {
     await Promise.all(handlers.map((h) => h.close()));
     for (const c of clients) c.destroy();

@@ -13,6 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { renderChecks, renderTable } from './report';
 import { soakChecks, soakTable } from './soak-accounting';
 import { parseSoakOptions, SOAK_USAGE, type SoakOptions } from './soak-options';
+import { formatMetricsSummary } from '../functions/telemetry/summary';
 import { runSoak } from './soak-run';
 import { round } from './stats';
 
@@ -43,9 +44,9 @@ async function main(): Promise<number> {
       `${o.fields} fields, seed ${o.seed}, at most ${o.seconds} s; Node ${environment.node}, ${environment.cpus} CPUs\n\n`,
   );
 
-  const { figures } = await runSoak(o);
+  const { figures, metrics } = await runSoak(o);
   const checks = soakChecks(figures);
-  process.stdout.write(`${renderTable(soakTable(figures))}\n\n${renderChecks(checks)}\n`);
+  process.stdout.write(`${renderTable(soakTable(figures))}\n\n${formatMetricsSummary(metrics).join('\n')}\n\n${renderChecks(checks)}\n`);
 
   const out = resolve(o.out);
   const document = {

@@ -16,9 +16,12 @@ import { BackfillBatchError } from './core/errors';
 import { createLimit } from './core/limit';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
+import { tallyMetrics } from './telemetry/outcome-metrics';
+import { startInvocation } from './telemetry/telemetry';
 
 /** The parts of the Lambda context the handler uses. */
-export type BackfillContext = Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>;
+export type BackfillContext = Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'> &
+  Partial<Pick<Context, 'functionName' | 'invokedFunctionArn' | 'memoryLimitInMB' | 'functionVersion'>>;
 
 export type BackfillItemsHandler = (event: unknown, context: BackfillContext) => Promise<BackfillBatchOutput>;
 
@@ -27,8 +30,15 @@ export function createBackfillItemsHandler(getRuntime: () => Promise<ModelRuntim
   return async (event, context) => {
     const rt = await getRuntime();
     const { config } = rt;
+    const telemetry = startInvocation(rt.telemetry, 'backfill-items', context, rt.clock);
     const logger = rt.logger.child({ requestId: context.awsRequestId });
-    const batch = readBackfillBatch(event);
+    let batch;
+    try {
+      batch = readBackfillBatch(event);
+    } catch (err) {
+      telemetry.end();
+      throw err;
+    }
     const remainingMs = context.getRemainingTimeInMillis();
     const budgetMs = budgetFromRemaining(remainingMs, config.deadlineMarginMs);
     const deadline = startDeadline(budgetMs, rt.clock);
@@ -42,7 +52,7 @@ export function createBackfillItemsHandler(getRuntime: () => Promise<ModelRuntim
     try {
       const { tally, remaining } = await runBackfillBatch(
         // One gate for the invocation, as for an upload: never more than MODEL_MAX_CONCURRENCY requests in flight.
-        { ...rt, logger, limit: createLimit(config.model.maxConcurrency) },
+        { ...rt, model: telemetry.meter(rt.model), logger, limit: createLimit(config.model.maxConcurrency) },
         batch.items,
         {
           selection: batch.selection,
@@ -51,6 +61,7 @@ export function createBackfillItemsHandler(getRuntime: () => Promise<ModelRuntim
           hasTimeForAnother: () => deadline.remaining() >= reserveMs,
         },
       );
+      telemetry.record(tallyMetrics(tally.outcomes));
       const failed = tally.outcomes.failed ?? 0;
       logger.info('backfill batch', { items: tally.items, left: remaining.length, outcomes: tally.outcomes, modelCalls: tally.modelCalls });
       if (failed > 0 && failed === tally.items && remaining.length === 0) {
@@ -66,6 +77,7 @@ export function createBackfillItemsHandler(getRuntime: () => Promise<ModelRuntim
     } finally {
       deadline.dispose();
       storeDeadline.dispose();
+      telemetry.end(rt.settings.prices);
     }
   };
 }

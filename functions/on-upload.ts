@@ -17,9 +17,12 @@ import { createCostMeter, type CostMeter } from './core/cost';
 import type { Logger } from './core/ports';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
+import { outcomeMetrics } from './telemetry/outcome-metrics';
+import { startInvocation } from './telemetry/telemetry';
 
-/** The parts of the Lambda context the handler uses. */
-export type HandlerContext = Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>;
+/** The parts of the Lambda context the handler uses (the rest, when given, goes into the logs). */
+export type HandlerContext = Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'> &
+  Partial<Pick<Context, 'functionName' | 'invokedFunctionArn' | 'memoryLimitInMB' | 'functionVersion'>>;
 
 /** What a direct invocation returns (Lambda ignores it for async events; local runs print it). */
 export interface DirectResponse {
@@ -41,6 +44,8 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
   return async (event, context) => {
     const rt = await getRuntime();
     const { config } = rt;
+    // Lambda context and sampling into the logs, the cold start counted, the trace opened.
+    const telemetry = startInvocation(rt.telemetry, 'on-upload', context, rt.clock);
     const logger = rt.logger.child({ requestId: context.awsRequestId });
     const items = readEvent(event);
     for (const item of items) {
@@ -57,13 +62,14 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
     // still never has more than MODEL_MAX_CONCURRENCY requests in flight,
     // and fewer while the endpoint throttles.
     level ??= new AimdLevel(config.model.maxConcurrency);
-    const deps = { ...rt, limit: createAdaptiveLimit(level) };
+    const deps = { ...rt, model: telemetry.meter(rt.model), limit: createAdaptiveLimit(level) };
 
     const runRecord = async (record: S3ObjectEvent): Promise<ProcessOutcome> => {
       const log = logger.child({ bucket: record.bucket, key: record.key });
       try {
         const outcome = await processObject({ ...deps, logger: log }, record, invocation);
         logOutcome(log, outcome, spent);
+        telemetry.record(outcomeMetrics(outcome));
         if (outcome.kind === 'written' && outcome.document.status === 'failed' && outcome.document.retryable) {
           // Written, but nothing succeeded for a passing reason: fail so the
           // platform retries (only the failed fields are asked again) and, in
@@ -104,6 +110,8 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
     } finally {
       deadline.dispose();
       storeDeadline.dispose();
+      // One flush per invocation, failed or not: EMF lines with every metric of its records.
+      telemetry.end(rt.settings.prices);
     }
   };
 }

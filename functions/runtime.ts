@@ -12,7 +12,6 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { createJsonLogger } from './adapters/logger';
 import { createS3Client, S3ObjectStore } from './adapters/s3-store';
 import { createSfnClient, SfnExecutionStarter } from './adapters/sfn-starter';
 import {
@@ -28,6 +27,8 @@ import { systemClock } from './core/clock';
 import { configFingerprint } from './core/fingerprint';
 import type { Clock, ExecutionStarter, Logger, ModelClient, ObjectStore } from './core/ports';
 import type { ModelSettings, PipelineSettings } from './core/settings';
+import type { MetricsSink } from './telemetry/summary';
+import { loadTelemetry, type Telemetry } from './telemetry/telemetry';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -41,6 +42,8 @@ export interface RuntimeParts {
   readonly logWrite?: (line: string) => void;
   /** Overrides `LOG_LEVEL`. */
   readonly logLevel?: LogLevel;
+  /** Receives the metric records. @default EMF lines, written where log lines go */
+  readonly metrics?: MetricsSink;
   readonly clock?: Clock;
 }
 
@@ -54,6 +57,8 @@ export interface Runtime {
   readonly store: ObjectStore;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Logs, metrics and traces (Powertools), once per cold start. */
+  readonly telemetry: Telemetry;
 }
 
 /** Everything a function that asks the model needs. */
@@ -76,6 +81,7 @@ export interface StarterRuntime {
   readonly store: ObjectStore;
   readonly starter: ExecutionStarter;
   readonly logger: Logger;
+  readonly telemetry: Telemetry;
 }
 
 /** Builds the model client from the config (see `functions/model-client.ts`). */
@@ -87,7 +93,8 @@ export type ModelClientFactory = (config: Config) => Promise<ModelClient>;
  * @throws {import('./core/errors').ConfigError} naming the bad variable.
  */
 export async function loadRuntime(env: Env, parts: RuntimeParts = {}): Promise<Runtime> {
-  return buildRuntime(loadPipelineConfig(env), env, parts);
+  const config = loadPipelineConfig(env);
+  return buildRuntime(config, env, parts, await loadTelemetry(env, config.logLevel, parts));
 }
 
 /**
@@ -101,8 +108,15 @@ export async function loadRuntime(env: Env, parts: RuntimeParts = {}): Promise<R
  */
 export async function loadModelRuntime(env: Env, createModel: ModelClientFactory, parts: RuntimeParts = {}): Promise<ModelRuntime> {
   const config = loadConfig(env);
+  const telemetry = await loadTelemetry(env, config.logLevel, parts);
   const model = await createModel(config);
-  return { ...buildRuntime(config, env, parts), config, model, modelSettings: modelSettingsFrom(config) };
+  return {
+    ...buildRuntime(config, env, parts, telemetry),
+    config,
+    // With tracing on, every request is a subsegment.
+    model: telemetry.tracing ? telemetry.tracing.traceModel(model) : model,
+    modelSettings: modelSettingsFrom(config),
+  };
 }
 
 /**
@@ -117,13 +131,15 @@ export async function loadStarterRuntime(
   parts: RuntimeParts & { readonly sfnClient?: SFNClient } = {},
 ): Promise<StarterRuntime> {
   const config = loadStarterConfig(env);
-  const { settings, store, logger } = buildRuntime(loadPipelineConfig(env), env, { ...parts, logLevel: parts.logLevel ?? config.logLevel });
+  const telemetry = await loadTelemetry(env, config.logLevel, parts);
+  const { settings, store, logger } = buildRuntime(loadPipelineConfig(env), env, parts, telemetry);
   return {
     config,
     settings,
     store,
     starter: new SfnExecutionStarter(parts.sfnClient ?? createSfnClient(), config.stateMachineArn),
     logger,
+    telemetry,
   };
 }
 
@@ -132,8 +148,10 @@ export function modelSettingsFrom(config: Config): ModelSettings {
   return { timeoutMs: config.model.timeoutMs, maxRetries: config.model.maxRetries, maxTokens: config.model.maxTokens };
 }
 
-function buildRuntime(config: PipelineConfig, env: Env, parts: RuntimeParts): Runtime {
-  const s3 = new S3ObjectStore(parts.s3Client ?? createS3Client(env));
+function buildRuntime(config: PipelineConfig, env: Env, parts: RuntimeParts, telemetry: Telemetry): Runtime {
+  const client = parts.s3Client ?? createS3Client(env);
+  // With tracing on, every S3 call is a subsegment.
+  const s3 = new S3ObjectStore(telemetry.tracing ? telemetry.tracing.captureClient(client) : client);
   return {
     config,
     settings: {
@@ -155,7 +173,8 @@ function buildRuntime(config: PipelineConfig, env: Env, parts: RuntimeParts): Ru
     modelName: config.model.name,
     store: parts.decorateStore ? parts.decorateStore(s3) : s3,
     clock: parts.clock ?? systemClock,
-    logger: createJsonLogger({ level: parts.logLevel ?? config.logLevel, ...(parts.logWrite ? { write: parts.logWrite } : {}) }),
+    logger: telemetry.logger,
+    telemetry,
   };
 }
 

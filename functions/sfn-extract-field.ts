@@ -14,10 +14,13 @@ import { extractFieldInputSchema, parseTaskInput, type FieldPartRef } from './co
 import { extractFieldRun } from './core/stepfunctions/steps';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
+import { fieldStatusMetrics } from './telemetry/outcome-metrics';
+import { startInvocation } from './telemetry/telemetry';
 
 export type SfnExtractFieldHandler = (
   event: unknown,
-  context: Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>,
+  context: Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'> &
+    Partial<Pick<Context, 'functionName' | 'invokedFunctionArn' | 'memoryLimitInMB' | 'functionVersion'>>,
 ) => Promise<FieldPartRef>;
 
 /** Builds the handler from a runtime factory (the real one in Lambda, local servers in tests). */
@@ -25,15 +28,18 @@ export function createSfnExtractFieldHandler(getRuntime: () => Promise<ModelRunt
   return async (event, context) => {
     const rt = await getRuntime();
     const { config } = rt;
-    const input = parseTaskInput(extractFieldInputSchema, event, 'ExtractField');
-    const logger = rt.logger.child({ requestId: context.awsRequestId, key: input.source.key, field: input.field });
+    const telemetry = startInvocation(rt.telemetry, 'sfn-extract-field', context, rt.clock);
     const deadline = startDeadline(budgetFromRemaining(context.getRemainingTimeInMillis(), config.deadlineMarginMs), rt.clock);
     try {
-      const out = await extractFieldRun({ ...rt, logger }, input, deadline);
+      const input = parseTaskInput(extractFieldInputSchema, event, 'ExtractField');
+      const logger = rt.logger.child({ requestId: context.awsRequestId, key: input.source.key, field: input.field });
+      const out = await extractFieldRun({ ...rt, model: telemetry.meter(rt.model), logger }, input, deadline);
       logger.info('field answered', { status: out.status, partKey: out.ref.key });
+      telemetry.record(fieldStatusMetrics(out.status));
       return out;
     } finally {
       deadline.dispose();
+      telemetry.end(rt.settings.prices);
     }
   };
 }

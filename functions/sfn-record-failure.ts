@@ -20,25 +20,43 @@ import {
 } from './core/stepfunctions/contract';
 import { recordFieldFailure, recordRunFailure } from './core/stepfunctions/steps';
 import { loadRuntime, once, type Runtime } from './runtime';
+import { statusMetrics } from './telemetry/outcome-metrics';
+import { startInvocation } from './telemetry/telemetry';
 
-export type SfnRecordFailureHandler = (event: unknown, context: Pick<Context, 'awsRequestId'>) => Promise<RunResult | FieldPartRef>;
+export type SfnRecordFailureHandler = (event: unknown, context: Pick<Context, 'awsRequestId'> & Partial<Pick<Context, 'functionName' | 'invokedFunctionArn' | 'memoryLimitInMB' | 'functionVersion'>>) => Promise<RunResult | FieldPartRef>;
 
 /** Builds the handler from a runtime factory (the real one in Lambda, local servers in tests). */
 export function createSfnRecordFailureHandler(getRuntime: () => Promise<Runtime>): SfnRecordFailureHandler {
   return async (event, context) => {
     const rt = await getRuntime();
-    if (event !== null && typeof event === 'object' && 'fieldFailure' in event) {
-      const input = parseTaskInput(recordFieldFailureInputSchema, event, 'RecordFieldFailure');
-      const { source, field } = input.fieldFailure;
-      const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: source.bucket, key: source.key, field });
-      return recordFieldFailure({ ...rt, logger }, input);
+    const telemetry = startInvocation(rt.telemetry, 'sfn-record-failure', context, rt.clock);
+    try {
+      return await record(rt, event, context, telemetry.record);
+    } finally {
+      telemetry.end();
     }
-    const input = parseTaskInput(recordFailureInputSchema, event, 'RecordFailure');
-    const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: input.run.bucket, key: input.run.key });
-    const out = await recordRunFailure({ ...rt, logger }, input);
-    if (out.status === 'skipped') logger.info('no failed document written', { reason: out.reason });
-    return out;
   };
+}
+
+/** The task's work; `metrics` receives the document it wrote, counted by status. */
+async function record(
+  rt: Runtime,
+  event: unknown,
+  context: Pick<Context, 'awsRequestId'>,
+  metrics: (records: ReturnType<typeof statusMetrics>) => void,
+): Promise<RunResult | FieldPartRef> {
+  if (event !== null && typeof event === 'object' && 'fieldFailure' in event) {
+    const input = parseTaskInput(recordFieldFailureInputSchema, event, 'RecordFieldFailure');
+    const { source, field } = input.fieldFailure;
+    const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: source.bucket, key: source.key, field });
+    return recordFieldFailure({ ...rt, logger }, input);
+  }
+  const input = parseTaskInput(recordFailureInputSchema, event, 'RecordFailure');
+  const logger = rt.logger.child({ requestId: context.awsRequestId, bucket: input.run.bucket, key: input.run.key });
+  const out = await recordRunFailure({ ...rt, logger }, input);
+  if (out.status === 'skipped') logger.info('no failed document written', { reason: out.reason });
+  metrics(statusMetrics(out.status, out.reason));
+  return out;
 }
 
 /** The Lambda entry point: the real runtime, built once per cold start. */

@@ -17,38 +17,57 @@ import { readEvent } from './core/events';
 import type { Logger } from './core/ports';
 import { startRunFor, type StartOutcome } from './core/stepfunctions/start';
 import { loadStarterRuntime, once, type StarterRuntime } from './runtime';
+import { metric } from './telemetry/catalogue';
+import { startInvocation } from './telemetry/telemetry';
 
 /** What an invocation returns (Lambda ignores it for S3's asynchronous events; tests read it). */
 export interface StartResponse {
   readonly outcomes: ReadonlyArray<{ readonly bucket: string; readonly key: string; readonly outcome: StartOutcome }>;
 }
 
-export type SfnStartHandler = (event: unknown, context: Pick<Context, 'awsRequestId'>) => Promise<StartResponse>;
+export type SfnStartHandler = (event: unknown, context: Pick<Context, 'awsRequestId'> & Partial<Pick<Context, 'functionName' | 'invokedFunctionArn' | 'memoryLimitInMB' | 'functionVersion'>>) => Promise<StartResponse>;
 
 /** Builds the handler from a runtime factory (the real one in Lambda, a loopback server in tests). */
 export function createSfnStartHandler(getRuntime: () => Promise<StarterRuntime>): SfnStartHandler {
   return async (event, context) => {
     const rt = await getRuntime();
-    const logger = rt.logger.child({ requestId: context.awsRequestId });
-    const records = readEvent(event).flatMap((item) => item.records);
-    const deps = { starter: rt.starter, store: rt.store, settings: rt.settings, logger };
-    const settled = await Promise.allSettled(
-      records.map(async (record, index) => {
-        const log = logger.child({ bucket: record.bucket, key: record.key });
-        const outcome = await startRunFor({ ...deps, logger: log }, record, `${context.awsRequestId}/${index}`);
-        logOutcome(log, outcome);
-        return { bucket: record.bucket, key: record.key, outcome };
-      }),
-    );
-    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
-    for (const f of failures) logger.error('run not started; the event will be retried', { error: toErrorInfo(f.reason) });
-    if (failures.length > 0) {
-      throw new RunStartError(`${failures.length} run(s) could not be started: ${toErrorInfo(failures[0]!.reason).message}`, {
-        cause: failures[0]!.reason,
-      });
+    const telemetry = startInvocation(rt.telemetry, 'sfn-start', context, { now: Date.now });
+    try {
+      return await startRuns(rt, event, context, (duplicates) => telemetry.record(metric('DuplicatesSkipped', duplicates)));
+    } finally {
+      telemetry.end();
     }
-    return { outcomes: settled.map((s) => (s as PromiseFulfilledResult<StartResponse['outcomes'][number]>).value) };
   };
+}
+
+/** Starts a run per record; `countDuplicates` hears how many were duplicates (no run started, no model call). */
+async function startRuns(
+  rt: StarterRuntime,
+  event: unknown,
+  context: Pick<Context, 'awsRequestId'>,
+  countDuplicates: (n: number) => void,
+): Promise<StartResponse> {
+  const logger = rt.logger.child({ requestId: context.awsRequestId });
+  const records = readEvent(event).flatMap((item) => item.records);
+  const deps = { starter: rt.starter, store: rt.store, settings: rt.settings, logger };
+  const settled = await Promise.allSettled(
+    records.map(async (record, index) => {
+      const log = logger.child({ bucket: record.bucket, key: record.key });
+      const outcome = await startRunFor({ ...deps, logger: log }, record, `${context.awsRequestId}/${index}`);
+      logOutcome(log, outcome);
+      return { bucket: record.bucket, key: record.key, outcome };
+    }),
+  );
+  const duplicates = settled.filter((s) => s.status === 'fulfilled' && s.value.outcome.kind === 'duplicate').length;
+  if (duplicates > 0) countDuplicates(duplicates);
+  const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+  for (const f of failures) logger.error('run not started; the event will be retried', { error: toErrorInfo(f.reason) });
+  if (failures.length > 0) {
+    throw new RunStartError(`${failures.length} run(s) could not be started: ${toErrorInfo(failures[0]!.reason).message}`, {
+      cause: failures[0]!.reason,
+    });
+  }
+  return { outcomes: settled.map((s) => (s as PromiseFulfilledResult<StartResponse['outcomes'][number]>).value) };
 }
 
 function logOutcome(log: Logger, outcome: StartOutcome): void {

@@ -175,6 +175,23 @@ const contextSchema = z.object({
     .optional(),
   subnetIds: idList('subnet', EC2_ID_PATTERNS.subnet, 'subnet-0a1b2c3d,subnet-4e5f6a7b', LAMBDA_VPC_LIMITS.subnets).optional(),
   securityGroupIds: idList('security group', EC2_ID_PATTERNS.securityGroup, 'sg-0a1b2c3d', LAMBDA_VPC_LIMITS.securityGroups).optional(),
+  tracing: flag().optional(),
+  debugLogSampleRate: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+    z
+      .number({ error: 'expected a number from 0 to 1, such as 0.1 (debug lines of one invocation in ten)' })
+      .min(0, 'expected a number from 0 to 1, such as 0.1 (debug lines of one invocation in ten)')
+      .max(1, 'expected a number from 0 to 1, such as 0.1 (debug lines of one invocation in ten)'),
+  ).optional(),
+  alarmEmail: z
+    .string()
+    .trim()
+    .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'expected an e-mail address for the alarm topic, such as ops@example.com')
+    .optional(),
+  alarmTopicArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/, 'expected the ARN of an SNS topic (arn:aws:sns:<region>:<account>:<name>)')
+    .optional(),
   backfill: flag().optional(),
   backfillShare: fraction().optional(),
   backfillBatchSize: wholeNumber(1, 1000).optional(),
@@ -397,6 +414,11 @@ export function stackPropsFromContext(
       throw new ContextError(`context key "${key}": only with "vpcId", the VPC they belong to, such as -c vpcId=vpc-0a1b2c3d4e5f67890`);
     }
   }
+  if (ctx.alarmEmail !== undefined && ctx.alarmTopicArn !== undefined) {
+    throw new ContextError(
+      'context keys "alarmEmail" and "alarmTopicArn": give one, an e-mail address for a new alarm topic or the ARN of an existing topic, not both',
+    );
+  }
   const backfill = backfillFromContext(ctx);
   return {
     stackName: ctx.stackName,
@@ -418,6 +440,10 @@ export function stackPropsFromContext(
     ...(ctx.securityGroupIds !== undefined ? { securityGroupIds: ctx.securityGroupIds } : {}),
     ...(backfill ? { backfill } : {}),
     ...(contentCache ? { contentCache } : {}),
+    ...(ctx.tracing !== undefined ? { tracing: ctx.tracing } : {}),
+    ...(ctx.debugLogSampleRate !== undefined ? { debugLogSampleRate: ctx.debugLogSampleRate } : {}),
+    ...(ctx.alarmEmail !== undefined ? { alarms: { email: ctx.alarmEmail } } : {}),
+    ...(ctx.alarmTopicArn !== undefined ? { alarms: { existingTopicArn: ctx.alarmTopicArn } } : {}),
   };
 }
 

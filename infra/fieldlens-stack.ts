@@ -6,6 +6,7 @@
  */
 import { Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { shareEndpoint, type SharedBudget } from './backfill-budget';
@@ -13,8 +14,11 @@ import { TRIGGER_LIMITS } from './budget';
 import { acknowledgeNotificationsHandler } from './constructs/acknowledge';
 import { Backfill } from './constructs/backfill';
 import { expireContentCache, resolveContentCache } from './constructs/content-cache';
+import { MonitoredDeadLetterQueue } from './constructs/dead-letter-queue';
 import { DirectPipeline } from './constructs/direct-pipeline';
 import { watchedBuckets } from './constructs/fieldlens-bucket';
+import { FieldlensFunction } from './constructs/lambda-defaults';
+import { Monitoring } from './constructs/monitoring';
 import { ModelNetwork, wantsVpc } from './constructs/model-network';
 import { resolveFields, type FieldlensPipeline, type PipelineProps } from './constructs/pipeline-props';
 import { QueuePipeline } from './constructs/queue-pipeline';
@@ -66,6 +70,8 @@ export class FieldlensStack extends Stack {
   public readonly backfill?: Backfill;
   /** How the endpoint's capacity is split between uploads and the backfill, when there is one. */
   public readonly sharedBudget?: SharedBudget;
+  /** The alarms, the dashboard and the alarm topic (when asked for). */
+  public readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: FieldlensStackProps) {
     super(scope, id, {
@@ -123,6 +129,16 @@ export class FieldlensStack extends Stack {
     }
     expireContentCache(this, this.outputBucket, resolveContentCache(pipelineProps));
     acknowledgeNotificationsHandler(Stack.of(this.bucket));
+
+    // Everything built above is watched: every fieldlens function, state machine and dead-letter queue.
+    const all = this.node.findAll();
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      serviceName: this.stackName,
+      functions: all.filter((c): c is FieldlensFunction => c instanceof FieldlensFunction),
+      stateMachines: all.filter((c): c is sfn.StateMachine => c instanceof sfn.StateMachine),
+      deadLetterQueues: all.filter((c): c is MonitoredDeadLetterQueue => c instanceof MonitoredDeadLetterQueue),
+      ...optional('notifications', props.alarms),
+    });
 
     addStackOutputs(this, { inputPrefix, outputPrefix, capacity, ...optional('capacityNote', model.quotaNote) });
   }

@@ -43,6 +43,10 @@ export function addStackOutputs(stack: FieldlensStack, { inputPrefix, outputPref
   }
   const shared = stack.sharedBudget ? describeSharedBudget(stack.sharedBudget, capacity ?? stack.sharedBudget.maxInFlight) : describeBudget(budget);
   output('EndpointBudget', capacityNote ? `${shared} (${capacityNote})` : shared, 'How the model endpoint capacity is shared');
+  output('DashboardName', stack.monitoring.dashboard.dashboardName, 'The CloudWatch dashboard of this deployment: documents, fields, latency, model, tokens, cost, functions, alarms');
+  if (stack.monitoring.topic) {
+    output('AlarmTopicArn', stack.monitoring.topic.topicArn, 'The SNS topic every alarm notifies (and tells when it is OK again)');
+  }
   if (stack.backfill) {
     output(
       'BackfillStateMachineArn',

@@ -2,6 +2,7 @@
  * The props of {@link FieldlensStack}. Props a construct also takes are
  * documented once, where the construct defines them, and picked from there.
  */
+import type { AlarmNotifications } from './constructs/monitoring';
 import type { StackProps } from 'aws-cdk-lib';
 import type { BedrockQuota, TriggerKind } from './budget';
 import type { BackfillOptions } from './constructs/backfill';
@@ -23,6 +24,8 @@ export const PIPELINE_PASS_THROUGH = Object.freeze([
   'maxImageBytes',
   'logLevel',
   'handlerEntry',
+  'tracing',
+  'debugLogSampleRate',
   'contentCache',
 ] as const);
 
@@ -130,6 +133,13 @@ export interface FieldlensStackProps
    * @default - no backfill
    */
   readonly backfill?: BackfillOptions;
+  /**
+   * Where the alarms notify (see docs/operations.md#alarms): a new SNS topic
+   * with an e-mail subscription, or an existing topic. The alarms and the
+   * dashboard exist either way.
+   * @default - alarms without actions
+   */
+  readonly alarms?: AlarmNotifications;
 }
 
 /** How images reach the function: the budget's triggers, and `eventbridge` (asynchronous, like `direct`). */

@@ -119,7 +119,10 @@ async function runLocal(args: BackfillArgs, parentEnv: Record<string, string | u
     });
     stops.push(async () => client.destroy());
     await client.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
-    const handler = createBackfillItemsHandler(once(() => loadModelRuntime(env, createModelClient, { s3Client: client })));
+    // The progress display is the summary here; no EMF line interleaves with it.
+    const handler = createBackfillItemsHandler(
+      once(() => loadModelRuntime(env, createModelClient, { s3Client: client, metrics: { publish: () => undefined } })),
+    );
     stops.push(closeSharedPools);
 
     const startedAt = Date.now();

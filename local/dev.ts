@@ -23,6 +23,7 @@ import { slowestField, type ResultDocument } from '../functions/core/document';
 import { createOnUploadHandler, type DirectResponse } from '../functions/on-upload';
 import { createModelClient } from '../functions/model-client';
 import { loadModelRuntime, once } from '../functions/runtime';
+import { createMetricsCollector, formatMetricsSummary, summariseMetrics } from '../functions/telemetry/summary';
 import { startLocalModelServer } from './model-server/server';
 import { writeHtmlReport } from './report/write-report';
 import { s3ObjectCreatedEvent, startLocalS3, type S3NotificationEvent } from './s3-server';
@@ -92,7 +93,9 @@ async function main(argv: string[]): Promise<number> {
     const client = createS3Client(env);
     stops.push(async () => client.destroy());
     await client.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
-    const handler = createOnUploadHandler(once(() => loadModelRuntime(env, createModelClient, { s3Client: client })));
+    // The handler's metric records, as Lambda would publish them, summed up at the end of the run.
+    const metrics = createMetricsCollector();
+    const handler = createOnUploadHandler(once(() => loadModelRuntime(env, createModelClient, { s3Client: client, metrics })));
     stops.push(closeSharedPools);
 
     const results = await Promise.all(
@@ -127,6 +130,7 @@ async function main(argv: string[]): Promise<number> {
     }
     console.log('');
     for (const r of results) console.log(r.line);
+    console.log(`\n${formatMetricsSummary(summariseMetrics(metrics.records)).join('\n')}`);
     const docs = results.flatMap((r) => (r.doc ? [{ imagePath: r.path, document: r.doc }] : []));
     const report = await writeHtmlReport(resolve('.fieldlens/report.html'), docs, { title: 'fieldlens — npm start', subtitle: `model ${config.model.name}` });
     console.log(`\nreport: ${report}`);

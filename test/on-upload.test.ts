@@ -315,7 +315,7 @@ describe('events and inputs', () => {
     const res = (await rig.handlerWith()(event, lambdaContext())) as DirectResponse;
     expect(res.outcomes[0]!.outcome).toMatchObject({ kind: 'skipped', reason: 'not-found' });
     expect(await rig.result('results/gone.png.json')).toBeUndefined();
-    const warn = rig.logLines.map((l) => JSON.parse(l)).find((l) => l.level === 'warn');
+    const warn = rig.logLines.map((l) => JSON.parse(l)).find((l) => l.level === 'WARN');
     expect(warn).toMatchObject({ key: 'incoming/gone.png', requestId: 'req-1' });
   });
 

@@ -33,7 +33,7 @@ import { acknowledgeWildcardResource, flattenForFinding } from './acknowledge';
 import { FolderResultWriter, InventoryManifestReader, PrefixListingReader } from './backfill-readers';
 import { functionEnvironment } from './function-environment';
 import { FieldlensFunction } from './lambda-defaults';
-import { PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
+import { functionTelemetry, PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
 import { validatePipelineProps } from './pipeline-validation';
 import { acknowledgeStateMachineWildcards, retryLambdaService } from './stepfunctions-definition';
 
@@ -166,6 +166,7 @@ export class Backfill extends Construct {
       timeout: props.timeout ?? PIPELINE_DEFAULTS.timeout,
       logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
       environment: functionEnvironment(props, props.budget.perImage),
+      telemetry: functionTelemetry(props),
       description: "fieldlens backfill: a batch of existing objects through the upload's per-object path",
       ...(props.vpcConfig ? { vpcConfig: props.vpcConfig } : {}),
       ...(reserve ? { reservedConcurrentExecutions: props.budget.concurrentImages } : {}),

@@ -3,13 +3,17 @@
  * bundle format, a log group with a retention, a role that starts empty, and
  * (for the functions that call the model) an optional place in a VPC.
  */
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ConfigError } from '../../functions/core/errors';
+import { METRICS_NAMESPACE } from '../../functions/telemetry/catalogue';
+import { loadTelemetryConfig } from '../../functions/telemetry/telemetry-config';
+import { FieldlensPropsError } from '../errors';
 
 /**
  * ESM bundles have no `require`; a few CommonJS dependencies still call it
@@ -52,6 +56,23 @@ export interface FunctionVpcConfig {
   readonly securityGroups: readonly ec2.ISecurityGroup[];
 }
 
+/** Logs, metrics and traces of a function (Powertools for AWS Lambda). */
+export interface FunctionTelemetry {
+  /**
+   * X-Ray active tracing: the function's invocations, each model request and
+   * each S3 call as subsegments. Also bundles the tracer (about 125 kB),
+   * which a bundle without tracing leaves out.
+   * @default false
+   */
+  readonly tracing?: boolean;
+  /**
+   * Share of invocations whose debug lines are written whatever the log
+   * level (`POWERTOOLS_LOGGER_SAMPLE_RATE`), from 0 to 1.
+   * @default 0
+   */
+  readonly debugLogSampleRate?: number;
+}
+
 /** Props of {@link FieldlensFunction}. */
 export interface FieldlensFunctionProps
   extends Omit<
@@ -73,9 +94,18 @@ export interface FieldlensFunctionProps
     | 'allowAllIpv6Outbound'
     | 'allowPublicSubnet'
     | 'ipv6AllowedForDualStack'
+    // Tracing goes through `telemetry`, so the bundle carries the tracer exactly when the function traces.
+    | 'tracing'
   > {
   /** The TypeScript file whose exported `handler` Lambda calls. */
   readonly entry: string;
+  /**
+   * Tracing and debug-log sampling. Every function also gets the
+   * Powertools service name (the stack's name: the `service` of its logs
+   * and metrics) and the metrics namespace `fieldlens`.
+   * @default - no tracing, no debug-log sampling
+   */
+  readonly telemetry?: FunctionTelemetry;
   /**
    * Places the function in a VPC (to reach something on a private address)
    * and lets its role manage the function's network interfaces.
@@ -117,7 +147,9 @@ export class FieldlensFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: FieldlensFunctionProps) {
     super(scope, id);
-    const { entry, logRetention, logRemovalPolicy, environment, vpcConfig, ...rest } = props;
+    const { entry, logRetention, logRemovalPolicy, environment, vpcConfig, telemetry, ...rest } = props;
+    const tracing = telemetry?.tracing ?? false;
+    const telemetryEnvironment = telemetryVariables(Stack.of(this).stackName, telemetry);
 
     this.logGroup = new LogGroup(this, 'LogGroup', {
       retention: logRetention ?? RetentionDays.ONE_MONTH,
@@ -137,7 +169,9 @@ export class FieldlensFunction extends Construct {
         resources: [this.logGroup.logGroupArn],
       }),
     );
-    if (vpcConfig) this.allowNetworkInterfaces();
+    // Reasons for the role's one `Resource::*` acknowledgement (VPC interfaces, X-Ray).
+    const wildcardReasons: string[] = [];
+    if (vpcConfig) wildcardReasons.push(this.allowNetworkInterfaces());
 
     this.function = new NodejsFunction(this, 'Function', {
       memorySize: 512,
@@ -159,8 +193,10 @@ export class FieldlensFunction extends Construct {
       environment: {
         // Stack traces point at the TypeScript sources, not the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
+        ...telemetryEnvironment,
         ...environment,
       },
+      ...(tracing ? { tracing: Tracing.ACTIVE } : {}),
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',
@@ -172,6 +208,8 @@ export class FieldlensFunction extends Construct {
         // The Node.js runtime ships AWS SDK v3; bundling it as well would add
         // about 450 KB to every cold start. Everything else is bundled.
         externalModules: ['@aws-sdk/*'],
+        // The tracer (and the X-Ray SDK) only in the bundles of traced functions: see functions/telemetry/tracing.ts.
+        define: { FIELDLENS_BUNDLE_TRACER: JSON.stringify(tracing) },
         forceDockerBundling: false,
       },
     });
@@ -181,6 +219,15 @@ export class FieldlensFunction extends Construct {
     // interfaces of a deleted function, so the policy is created before the
     // function and deleted after it.
     this.function.node.addDependency(this.role);
+    if (tracing) {
+      wildcardReasons.push(
+        'X-Ray active tracing: CDK grants xray:PutTraceSegments and xray:PutTelemetryRecords on "*", as AWSXRayDaemonWriteAccess does; ' +
+          'X-Ray has no resource-level permissions for these actions.',
+      );
+    }
+    if (wildcardReasons.length > 0) {
+      Validations.of(this.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: wildcardReasons.join(' ') });
+    }
 
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',
@@ -199,7 +246,8 @@ export class FieldlensFunction extends Construct {
    * policy also grants log writes to every log group in the account, which
    * this role deliberately does not have.
    */
-  private allowNetworkInterfaces(): void {
+  /** @returns the reason for its `Resource::*` acknowledgement. */
+  private allowNetworkInterfaces(): string {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ManageVpcNetworkInterfaces',
@@ -207,13 +255,33 @@ export class FieldlensFunction extends Construct {
         resources: ['*'],
       }),
     );
-    Validations.of(this.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Only the EC2 network-interface actions Lambda performs with this role to connect the function to its VPC ' +
+    return (
+      'Only the EC2 network-interface actions Lambda performs with this role to connect the function to its VPC ' +
         '(Create/Describe/Delete network interfaces, DescribeSubnets, Assign/Unassign private IPs): the interfaces are ' +
         'created by Lambda at run time, and Lambda requires DescribeNetworkInterfaces on "*"; the same scope as AWS\'s ' +
-        'own AWSLambdaVPCAccessExecutionRole, without its log writes to every log group.',
-    });
+        'own AWSLambdaVPCAccessExecutionRole, without its log writes to every log group.'
+    );
   }
+}
+
+/**
+ * The Powertools variables of a function, checked with the function's own
+ * parser so synth refuses what the function would refuse at start-up.
+ *
+ * @throws {FieldlensPropsError} naming the prop and the function's message.
+ */
+export function telemetryVariables(serviceName: string, telemetry: FunctionTelemetry = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    POWERTOOLS_SERVICE_NAME: serviceName,
+    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+    POWERTOOLS_TRACE_ENABLED: String(telemetry.tracing ?? false),
+    ...(telemetry.debugLogSampleRate !== undefined ? { POWERTOOLS_LOGGER_SAMPLE_RATE: String(telemetry.debugLogSampleRate) } : {}),
+  };
+  try {
+    loadTelemetryConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new FieldlensPropsError(`debugLogSampleRate: ${err.message}`, { cause: err });
+    throw err;
+  }
+  return env;
 }

@@ -8,7 +8,7 @@ import { grantModelAccess, grantObjectAccess } from './access-grants';
 import { grantContentCacheAccess, resolveContentCache } from './content-cache';
 import { functionEnvironment } from './function-environment';
 import { FieldlensFunction, type FieldlensFunctionProps } from './lambda-defaults';
-import { PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
+import { functionTelemetry, PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
 import { validatePipelineProps } from './pipeline-validation';
 
 /** The handler shipped with fieldlens. */
@@ -44,6 +44,7 @@ export class OnUploadFunction extends FieldlensFunction {
       timeout: props.timeout ?? PIPELINE_DEFAULTS.timeout,
       logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
       environment: functionEnvironment(props, props.perImageConcurrency),
+      telemetry: functionTelemetry(props),
       description: 'fieldlens: turns each image under the input prefix into a JSON result document',
       // It asks the model, so it goes wherever the endpoint is reachable from.
       ...(props.vpcConfig ? { vpcConfig: props.vpcConfig } : {}),

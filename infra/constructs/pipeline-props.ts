@@ -21,7 +21,7 @@ import type { ResponseFormat, StructuredOutput } from '../../functions/config';
 import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from '../../functions/core/fields';
 import { endpointBudget, type ConcurrentImageLimits, type EndpointBudget } from '../budget';
 import type { ContentCacheProps } from './content-cache';
-import type { FunctionVpcConfig } from './lambda-defaults';
+import type { FunctionTelemetry, FunctionVpcConfig } from './lambda-defaults';
 import type { ObjectCreatedSource } from './object-created-source';
 import type { ModelPrices } from './model-prices';
 
@@ -218,6 +218,26 @@ export interface PipelineProps {
    * @default - on, under `<outputPrefix>.fieldlens/cache/`, entries kept 30 days
    */
   readonly contentCache?: ContentCacheProps;
+  /**
+   * X-Ray active tracing of every function (its invocations, model requests
+   * and S3 calls as subsegments); their bundles carry the tracer only then.
+   * @default false
+   */
+  readonly tracing?: boolean;
+  /**
+   * Share of invocations whose debug lines are written whatever the log
+   * level (`POWERTOOLS_LOGGER_SAMPLE_RATE`), from 0 to 1.
+   * @default 0
+   */
+  readonly debugLogSampleRate?: number;
+}
+
+/** The telemetry settings of a pipeline's functions. */
+export function functionTelemetry(props: Pick<PipelineProps, 'tracing' | 'debugLogSampleRate'>): FunctionTelemetry {
+  return {
+    ...(props.tracing !== undefined ? { tracing: props.tracing } : {}),
+    ...(props.debugLogSampleRate !== undefined ? { debugLogSampleRate: props.debugLogSampleRate } : {}),
+  };
 }
 
 /** What the stack sees of a pipeline, whichever it is. */

@@ -15,7 +15,7 @@ import { grantModelAccess, grantObjectAccessFor, type ObjectAccess } from './acc
 import { grantContentCacheAccess, resolveContentCache } from './content-cache';
 import { functionEnvironment, starterEnvironment, withoutEndpoint } from './function-environment';
 import { FieldlensFunction } from './lambda-defaults';
-import { PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
+import { functionTelemetry, PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
 
 const entry = (file: string): string => fileURLToPath(new URL(`../../functions/${file}`, import.meta.url));
 
@@ -77,6 +77,7 @@ export function stepFunctionsTaskFunctions(
       logRetention: props.logRetention ?? PIPELINE_DEFAULTS.logRetention,
       // Only ExtractField asks the model; the others never see the endpoint or the key's ARN.
       environment: settings.asksModel ? environment : pipelineOnly,
+      telemetry: functionTelemetry(props),
       // Only ExtractField needs the endpoint's network. The others talk to S3
       // alone, so they stay outside the VPC: no network interfaces, no
       // subnet addresses, and no dependence on the VPC's way to S3.
@@ -141,6 +142,7 @@ export function stepFunctionsStarter(
     description: 'fieldlens Step Functions starter: one run per object version, configuration and result generation',
     // The pipeline's variables (for the fingerprint and the result key), not the endpoint's.
     environment: starterEnvironment(functionEnvironment(props, 1), stateMachine.stateMachineArn),
+    telemetry: functionTelemetry(props),
     // S3 events wait (throttling, retries) up to Lambda's maximum before they count as failed.
     maxEventAge: Duration.hours(6),
     retryAttempts: 2,

@@ -11,7 +11,7 @@ function aLogger(options: Omit<JsonLoggerOptions, 'write'> = {}) {
 }
 
 describe('createJsonLogger', () => {
-  it('writes one JSON object per line with time, level, message and data', () => {
+  it('writes one JSON object per line in the Powertools format: level, message, timestamp, service and the data', () => {
     // Prepare
     const { logger, raw, lines } = aLogger();
 
@@ -23,13 +23,14 @@ describe('createJsonLogger', () => {
     expect(raw[0]!.endsWith('\n')).toBe(true);
     expect(raw[0]!.trimEnd()).not.toContain('\n');
     expect(lines()[0]).toMatchObject({
-      level: 'info',
+      level: 'INFO',
       message: 'result written',
+      service: 'fieldlens',
       key: 'results/a.jpg.json',
       status: 'complete',
       durationMs: 1234,
     });
-    expect(Number.isNaN(Date.parse(lines()[0]!.time as string))).toBe(false);
+    expect(Number.isNaN(Date.parse(lines()[0]!.timestamp as string))).toBe(false);
   });
 
   it('drops lines below the level, info by default', () => {
@@ -40,7 +41,7 @@ describe('createJsonLogger', () => {
     logger.warn('w');
     logger.error('e');
 
-    expect(lines().map((l) => l.level)).toEqual(['info', 'warn', 'error']);
+    expect(lines().map((l) => l.level)).toEqual(['INFO', 'WARN', 'ERROR']);
   });
 
   it('keeps debug lines at level debug and only errors at level error', () => {
@@ -53,13 +54,13 @@ describe('createJsonLogger', () => {
       logger.error('e');
     }
 
-    expect(debug.lines().map((l) => l.level)).toEqual(['debug', 'warn', 'error']);
-    expect(error.lines().map((l) => l.level)).toEqual(['error']);
+    expect(debug.lines().map((l) => l.level)).toEqual(['DEBUG', 'WARN', 'ERROR']);
+    expect(error.lines().map((l) => l.level)).toEqual(['ERROR']);
   });
 
   it('adds a child’s fields to every line, keeping the parent’s and its level', () => {
     // Prepare
-    const { logger, lines } = aLogger({ level: 'warn', base: { service: 'fieldlens' } });
+    const { logger, lines } = aLogger({ level: 'warn', base: { pipeline: 'direct' } });
 
     // Act
     const child = logger.child({ requestId: 'req-1' }).child({ key: 'incoming/a.jpg' });
@@ -68,7 +69,7 @@ describe('createJsonLogger', () => {
 
     // Assess
     expect(lines()).toHaveLength(1);
-    expect(lines()[0]).toMatchObject({ service: 'fieldlens', requestId: 'req-1', key: 'incoming/a.jpg', field: 'name' });
+    expect(lines()[0]).toMatchObject({ pipeline: 'direct', requestId: 'req-1', key: 'incoming/a.jpg', field: 'name' });
   });
 
   it('leaves the parent unchanged when a child is made', () => {
@@ -119,5 +120,46 @@ describe('createJsonLogger', () => {
     expect(lines()[0]!.error).toEqual({ name: 'ModelError', message: 'model endpoint answered HTTP 401', code: 'MODEL_UNAUTHORIZED' });
     expect(lines()[0]!.other).toEqual({ name: 'FieldlensError', message: 'boom', code: 'INTERNAL' });
     expect(raw[0]).not.toContain('sk-secret');
+  });
+
+  it('adds the Lambda context to every line after startInvocation, children included', () => {
+    // Prepare
+    const { logger, lines } = aLogger({ serviceName: 'Fieldlens' });
+
+    // Act
+    logger.startInvocation({
+      awsRequestId: 'req-9',
+      functionName: 'fieldlens-on-upload',
+      memoryLimitInMB: '512',
+      invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:fieldlens-on-upload',
+    });
+    logger.child({ key: 'incoming/a.jpg' }).info('result written');
+
+    // Assess
+    expect(lines()[0]).toMatchObject({
+      service: 'Fieldlens',
+      function_request_id: 'req-9',
+      function_name: 'fieldlens-on-upload',
+      function_memory_size: '512',
+      key: 'incoming/a.jpg',
+    });
+    expect(typeof lines()[0]!.cold_start).toBe('boolean');
+  });
+
+  it('keeps a caller’s key that Powertools reserves, renamed, instead of dropping it', () => {
+    const { logger, lines } = aLogger();
+
+    logger.info('x', { message: 'inner', status: 'ok' });
+
+    expect(lines()[0]).toMatchObject({ message: 'x', message_: 'inner', status: 'ok' });
+  });
+
+  it('writes debug lines of a sampled invocation at level info (sample rate 1)', () => {
+    const { logger, lines } = aLogger({ level: 'info', sampleRate: 1 });
+
+    logger.startInvocation({ awsRequestId: 'req-1' });
+    logger.debug('detail', { field: 'name' });
+
+    expect(lines().find((l) => l.message === 'detail')).toMatchObject({ level: 'DEBUG', sampling_rate: 1, field: 'name' });
   });
 });

@@ -9,12 +9,16 @@ import { MODEL, probeBundle, testApp } from './support';
 
 const MiB = 1024 * 1024;
 const outdir = mkdtempSync(join(tmpdir(), 'fieldlens-bundle-'));
-afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(outdir, { recursive: true, force: true });
+  rmSync(`${outdir}-traced`, { recursive: true, force: true });
+});
 
 /** Synthesizes with real esbuild bundling and returns the handler's asset directory. */
-function synthWithBundling(): string {
-  const app = testApp({ bundle: true, outdir });
-  const stack = new FieldlensStack(app, 'Fieldlens', { model: MODEL });
+function synthWithBundling(props: { readonly tracing?: boolean } = {}): string {
+  const dir = props.tracing ? `${outdir}-traced` : outdir;
+  const app = testApp({ bundle: true, outdir: dir });
+  const stack = new FieldlensStack(app, 'Fieldlens', { model: MODEL, ...props });
   const template = app.synth().getStackArtifact(stack.artifactId).template as {
     Resources: Record<string, { Type: string; Properties: { Runtime?: string; Code?: { S3Key?: string } } }>;
   };
@@ -23,7 +27,7 @@ function synthWithBundling(): string {
   );
   const hash = fn?.Properties.Code?.S3Key?.replace(/\.zip$/, '');
   expect(hash, 'the function code is a file asset').toBeTruthy();
-  return join(outdir, `asset.${hash}`);
+  return join(dir, `asset.${hash}`);
 }
 
 describe('the handler bundle (real esbuild, no Docker)', () => {
@@ -40,12 +44,35 @@ describe('the handler bundle (real esbuild, no Docker)', () => {
     expect(existsSync(`${bundle}.map`)).toBe(true);
     expect(statSync(bundle).size).toBeLessThan(MiB);
     expect(readFileSync(bundle, 'utf8').startsWith(ESM_REQUIRE_BANNER)).toBe(true);
+    // Without tracing, the tracer and the X-Ray SDK are left out of the bundle.
+    expect(readFileSync(bundle, 'utf8')).not.toContain('captureAWSv3Client');
+    expect(readFileSync(bundle, 'utf8')).not.toContain('AWS_XRAY_DAEMON_ADDRESS');
 
     // Assess: it imports in a clean Node process. The Lambda runtime provides
     // the AWS SDK, which the bundle leaves out; a link to the project's copy
     // stands in for it, and nothing else is resolvable from here.
     const probe = await probeBundle(assetDir, bundle);
     expect(probe.stderr).toBe('');
+    expect(probe.status).toBe(0);
+  });
+
+  it('with tracing, bundles the tracer too, under 1 MiB, and the handler loads it and runs with tracing on', async () => {
+    // Act
+    const assetDir = synthWithBundling({ tracing: true });
+
+    // Assess: the tracer is in; the bundle stays under the limit.
+    const bundle = join(assetDir, 'index.mjs');
+    const code = readFileSync(bundle, 'utf8');
+    expect(code).toContain('captureAWSv3Client');
+    expect(statSync(bundle).size).toBeLessThan(MiB);
+
+    // Assess: an invocation with POWERTOOLS_TRACE_ENABLED=true builds the
+    // runtime, which loads the tracer from the bundle (no records: no network).
+    const probe = await probeBundle(assetDir, bundle, {
+      invoke: true,
+      env: { MODEL_BASE_URL: 'http://127.0.0.1:9/v1', MODEL_NAME: 'm', AWS_REGION: 'us-east-1', POWERTOOLS_TRACE_ENABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'true' },
+    });
+    expect(probe.stderr).not.toMatch(/Error:|without the tracer/);
     expect(probe.status).toBe(0);
   });
 });

@@ -42,7 +42,8 @@ describe('the Step Functions handler bundles (real esbuild, no Docker)', () => {
     });
     await Promise.all(probes);
     for (const [name, size] of Object.entries(sizes)) expect(size, name).toBeLessThan(MiB);
-    expect(sizes.start).toBeLessThan(256 * 1024);
+    // The starter stays small: no model client. Powertools' Logger and Metrics, in every function, take it from about 255 to about 297 KiB.
+    expect(sizes.start).toBeLessThan(320 * 1024);
     // Only ExtractField asks the model, so only it carries the HTTP client (undici, whose error codes are in every copy).
     for (const name of ['start', 'prepare', 'merge', 'recordFailure']) expect(bundles[name], name).not.toContain('UND_ERR_SOCKET');
     expect(bundles.extractField).toContain('UND_ERR_SOCKET');

@@ -113,15 +113,21 @@ export function logicalId(template: Template, type: string, hint: string): strin
  * AWS SDK, which bundles leave out; a link to the project's copy stands in
  * for it, and nothing else is resolvable from the asset directory.
  */
-export async function probeBundle(assetDir: string, bundle: string): Promise<{ status: number; stderr: string }> {
+export async function probeBundle(
+  assetDir: string,
+  bundle: string,
+  options: { readonly invoke?: boolean; readonly env?: Readonly<Record<string, string>> } = {},
+): Promise<{ status: number; stderr: string }> {
   mkdirSync(join(assetDir, 'node_modules'), { recursive: true });
   symlinkSync(fileURLToPath(new URL('../../node_modules/@aws-sdk', import.meta.url)), join(assetDir, 'node_modules', '@aws-sdk'));
+  // With `invoke`, the handler also runs once on an event without records.
   const script =
-    'const m = await import(process.argv[1]); if (typeof m.handler !== "function") { console.error("no handler export"); process.exit(2); }';
+    'const m = await import(process.argv[1]); if (typeof m.handler !== "function") { console.error("no handler export"); process.exit(2); }' +
+    (options.invoke ? ' await m.handler({ Records: [] }, { awsRequestId: "probe", getRemainingTimeInMillis: () => 60000 });' : '');
   try {
     const out = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, pathToFileURL(bundle).href], {
       cwd: assetDir,
-      env: { PATH: process.env.PATH ?? '' },
+      env: { PATH: process.env.PATH ?? '', ...options.env },
       encoding: 'utf8',
       timeout: 20_000,
     });
