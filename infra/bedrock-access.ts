@@ -8,7 +8,7 @@
  * to: so the base model's ARN in every region (`*`), allowed only through
  * that profile by the `bedrock:InferenceProfileArn` condition.
  */
-import { Stack } from 'aws-cdk-lib';
+import { Aws, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
 
@@ -35,6 +35,25 @@ export function parseBedrockModelId(modelId: string): BedrockModelRef {
     return { kind: 'inference-profile', id, base: prefix ? id.slice(prefix.length) : id.replace(/^[a-z-]+\./, '') };
   }
   return { kind: 'foundation-model', id };
+}
+
+/** The region in a Bedrock ARN, when `modelId` is one that names a region. */
+export function bedrockArnRegion(modelId: string): string | undefined {
+  return /^arn:aws[a-z-]*:bedrock:([a-z0-9-]+):/.exec(modelId)?.[1];
+}
+
+/**
+ * The region the functions call Bedrock in (`MODEL_REGION`): the one
+ * given, else the region an ARN names (its model or profile lives there),
+ * else the region the stack deploys to (`AWS::Region`).
+ *
+ * @example
+ * ```ts
+ * bedrockRegion('arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.amazon.nova-lite-v1:0'); // 'eu-west-1'
+ * ```
+ */
+export function bedrockRegion(modelId: string, region?: string): string {
+  return region ?? bedrockArnRegion(modelId) ?? Aws.REGION;
 }
 
 /**

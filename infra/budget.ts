@@ -141,6 +141,9 @@ export interface BedrockQuota {
   readonly secondsPerRequest?: number;
 }
 
+/** What {@link bedrockCapacity} assumes for the figures a quota leaves out. */
+export const BEDROCK_QUOTA_DEFAULTS = Object.freeze({ tokensPerRequest: 2000, secondsPerRequest: 3 });
+
 /**
  * The requests in flight a Bedrock quota sustains, by Little's law
  * (in flight = arrival rate × time in the system):
@@ -158,8 +161,8 @@ export interface BedrockQuota {
  */
 export function bedrockCapacity(quota: BedrockQuota): number {
   const { requestsPerMinute: rpm, tokensPerMinute: tpm } = quota;
-  const tokensPerRequest = quota.tokensPerRequest ?? 2000;
-  const seconds = quota.secondsPerRequest ?? 3;
+  const tokensPerRequest = quota.tokensPerRequest ?? BEDROCK_QUOTA_DEFAULTS.tokensPerRequest;
+  const seconds = quota.secondsPerRequest ?? BEDROCK_QUOTA_DEFAULTS.secondsPerRequest;
   for (const [name, v] of Object.entries({ requestsPerMinute: rpm, tokensPerMinute: tpm, tokensPerRequest, secondsPerRequest: seconds })) {
     if (!Number.isFinite(v) || v <= 0) throw new TypeError(`Expected ${name} to be a positive number, got ${v}`);
   }

@@ -11,9 +11,10 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import * as z from 'zod';
-import { RESPONSE_FORMATS } from '../functions/config';
+import { MODEL_PROVIDERS, RESPONSE_FORMATS, STRUCTURED_OUTPUTS } from '../functions/config';
 import { FieldSetError } from '../functions/core/errors';
 import { parseFieldSet, type FieldSet } from '../functions/core/fields';
+import type { BedrockQuota } from './budget';
 import { EC2_ID_PATTERNS, LAMBDA_VPC_LIMITS } from './constructs/model-network';
 import { ContextError } from './errors';
 import type { FieldlensStackProps } from './fieldlens-stack';
@@ -92,7 +93,17 @@ const pricePerMillion = () => {
   );
 };
 
+/** A rate from a Bedrock quota, or a request's tokens: a whole number ≥ 1, from cdk.json or a `-c` string. */
+const quotaFigure = (what: string) => {
+  const message = `expected ${what}, a whole number of at least 1`;
+  return z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+    z.number({ error: message }).int(message).min(1, message),
+  );
+};
+
 const httpUrl = 'expected the endpoint\'s OpenAI-compatible base URL, such as http://10.0.0.5:8000/v1';
+const modelIdMessage = 'expected the Bedrock model id, inference profile id or ARN, such as eu.amazon.nova-lite-v1:0';
 
 /** Every context key fieldlens reads, with what it accepts. */
 const contextSchema = z.object({
@@ -100,10 +111,15 @@ const contextSchema = z.object({
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'expected a CloudFormation stack name (letters, digits, "-")')
     .default('Fieldlens'),
+  modelProvider: z
+    .enum(MODEL_PROVIDERS, { error: 'expected "openai" (an OpenAI-compatible endpoint) or "bedrock" (Amazon Bedrock)' })
+    .default('openai'),
+  // Required with modelProvider=openai (see PROVIDER_KEYS).
   modelBaseUrl: z
     .string({ error: httpUrl })
-    .refine((u) => /^https?:\/\/[^/\s]+/.test(u) && URL.canParse(u), httpUrl),
-  modelName: z.string({ error: 'expected the model name sent in each request' }).trim().min(1, 'expected a model name'),
+    .refine((u) => /^https?:\/\/[^/\s]+/.test(u) && URL.canParse(u), httpUrl)
+    .optional(),
+  modelName: z.string({ error: 'expected the model name sent in each request' }).trim().min(1, 'expected a model name').optional(),
   modelApiKeySecretArn: z
     .string()
     .regex(
@@ -111,11 +127,31 @@ const contextSchema = z.object({
       'expected the complete ARN of a Secrets Manager secret, ending in its 6-character suffix (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)',
     )
     .optional(),
-  modelMaxConcurrency: wholeNumber(1, 1000).default(10),
+  // Optional so that a Bedrock quota can stand in for it; 10 with openai when unset.
+  modelMaxConcurrency: wholeNumber(1, 1000).optional(),
   modelTimeoutMs: functionSetting().optional(),
   modelMaxRetries: functionSetting().optional(),
   modelMaxTokens: functionSetting().optional(),
   modelResponseFormat: z.enum(RESPONSE_FORMATS, { error: `expected one of ${RESPONSE_FORMATS.join(', ')}` }).optional(),
+  // Required with modelProvider=bedrock; the function's config checks its form at synth, the IAM statements its kind.
+  modelId: z.string({ error: modelIdMessage }).trim().min(1, modelIdMessage).optional(),
+  modelRegion: z
+    .string({ error: 'expected an AWS region such as eu-west-1' })
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1')
+    .optional(),
+  modelStructuredOutput: z
+    .enum(STRUCTURED_OUTPUTS, { error: 'expected "tool" (a forced tool with the answer\'s schema) or "prompt" (the JSON instruction alone)' })
+    .optional(),
+  modelPromptCache: flag().optional(),
+  bedrockRequestsPerMinute: quotaFigure('the Bedrock quota\'s requests per minute for the model').optional(),
+  bedrockTokensPerMinute: quotaFigure('the Bedrock quota\'s tokens per minute for the model').optional(),
+  bedrockTokensPerRequest: quotaFigure('the tokens one field\'s request costs, input and output').optional(),
+  bedrockSecondsPerRequest: z
+    .preprocess(
+      (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+      z.number({ error: 'expected the seconds one request takes, a number above 0 such as 2.5' }).finite().gt(0, 'expected the seconds one request takes, a number above 0 such as 2.5'),
+    )
+    .optional(),
   fieldsFile: z.string().trim().min(1, 'expected the path of a JSON field set file').optional(),
   inputPrefix: keyPrefix('incoming/'),
   outputPrefix: keyPrefix('results/'),
@@ -184,8 +220,37 @@ const contextSchema = z.object({
 /** The context keys fieldlens reads. */
 export const CONTEXT_KEYS = Object.freeze(Object.keys(contextSchema.shape)) as readonly (keyof typeof contextSchema.shape)[];
 
-/** Parsed, typed context. */
-export type FieldlensContext = z.output<typeof contextSchema>;
+type ContextKey = (typeof CONTEXT_KEYS)[number];
+
+/**
+ * The keys each provider requires, and those only it reads: a key of the
+ * other provider is refused rather than ignored, as the functions refuse
+ * their variables (MODEL_BASE_URL with Bedrock, MODEL_ID without).
+ */
+const PROVIDER_KEYS = Object.freeze({
+  openai: {
+    required: { modelBaseUrl: httpUrl, modelName: 'expected the model name sent in each request' },
+    only: ['modelBaseUrl', 'modelName', 'modelApiKeySecretArn', 'modelResponseFormat'],
+    why: 'an OpenAI-compatible endpoint',
+  },
+  bedrock: {
+    required: { modelId: `${modelIdMessage}, with modelProvider=bedrock` },
+    only: [
+      'modelId', 'modelRegion', 'modelStructuredOutput', 'modelPromptCache',
+      'bedrockRequestsPerMinute', 'bedrockTokensPerMinute', 'bedrockTokensPerRequest', 'bedrockSecondsPerRequest',
+    ],
+    why: 'Amazon Bedrock',
+  },
+} satisfies Record<(typeof MODEL_PROVIDERS)[number], { required: Partial<Record<ContextKey, string>>; only: ContextKey[]; why: string }>);
+
+type ParsedContext = z.output<typeof contextSchema>;
+
+/** Parsed, typed context: an OpenAI-compatible endpoint's keys, or Amazon Bedrock's. */
+export type FieldlensContext = Omit<ParsedContext, 'modelProvider' | 'modelMaxConcurrency'> &
+  (
+    | { readonly modelProvider: 'openai'; readonly modelBaseUrl: string; readonly modelName: string; readonly modelMaxConcurrency: number }
+    | { readonly modelProvider: 'bedrock'; readonly modelId: string; readonly modelMaxConcurrency?: number }
+  );
 
 /**
  * Validates the context values fieldlens reads.
@@ -217,13 +282,39 @@ export function parseContext(raw: Readonly<Record<string, unknown>>): FieldlensC
       lines.push(`context key "${key}": ${issue.message} (${got})`);
     }
   }
+  lines.push(...providerProblems(values));
   if (lines.length > 0 || !parsed.success) {
     throw new ContextError(
       `invalid CDK context:\n  ${lines.join('\n  ')}\n` +
         'Set values with -c key=value (e.g. npx cdk deploy -c modelBaseUrl=https://models.example.com/v1 -c modelName=qwen) or under "context" in cdk.json.',
     );
   }
-  return parsed.data;
+  const data = parsed.data;
+  return (data.modelProvider === 'openai' ? { ...data, modelMaxConcurrency: data.modelMaxConcurrency ?? 10 } : data) as FieldlensContext;
+}
+
+/**
+ * The provider's required keys that are missing, and the other provider's
+ * keys that are set; nothing when the provider itself is invalid (the
+ * schema names it).
+ */
+function providerProblems(values: Readonly<Record<string, unknown>>): string[] {
+  const provider = values.modelProvider ?? 'openai';
+  if (provider !== 'openai' && provider !== 'bedrock') return [];
+  const own = PROVIDER_KEYS[provider];
+  const other = PROVIDER_KEYS[provider === 'openai' ? 'bedrock' : 'openai'];
+  const lines = Object.entries(own.required)
+    .filter(([key]) => values[key] === undefined)
+    .map(([key, message]) => `context key "${key}": ${message} (it is not set)`);
+  for (const key of other.only) {
+    if (values[key] === undefined) continue;
+    lines.push(
+      provider === 'bedrock'
+        ? `context key "${key}": only for ${other.why} (modelProvider=openai); Amazon Bedrock has no endpoint URL or API key (the functions' roles sign the calls, the model is modelId): remove it (got ${JSON.stringify(values[key])})`
+        : `context key "${key}": only with modelProvider=bedrock; set -c modelProvider=bedrock, or remove it (got ${JSON.stringify(values[key])})`,
+    );
+  }
+  return lines;
 }
 
 /**
@@ -331,26 +422,7 @@ export function stackPropsFromContext(
   const backfill = backfillFromContext(ctx);
   return {
     stackName: ctx.stackName,
-    model: {
-      baseUrl: ctx.modelBaseUrl,
-      name: ctx.modelName,
-      maxConcurrency: ctx.modelMaxConcurrency,
-      ...(ctx.modelApiKeySecretArn !== undefined ? { existingApiKeySecretArn: ctx.modelApiKeySecretArn } : {}),
-      ...(ctx.modelTimeoutMs !== undefined ? { timeout: Duration.millis(ctx.modelTimeoutMs) } : {}),
-      ...(ctx.modelMaxRetries !== undefined ? { maxRetries: ctx.modelMaxRetries } : {}),
-      ...(ctx.modelMaxTokens !== undefined ? { maxTokens: ctx.modelMaxTokens } : {}),
-      ...(ctx.modelResponseFormat !== undefined ? { responseFormat: ctx.modelResponseFormat } : {}),
-      ...(priced
-        ? {
-            prices: {
-              inputPerMillion: ctx.modelPriceInputPerMTok!,
-              outputPerMillion: ctx.modelPriceOutputPerMTok!,
-              ...(ctx.modelPriceCachedInputPerMTok !== undefined ? { cachedInputPerMillion: ctx.modelPriceCachedInputPerMTok } : {}),
-              ...(ctx.modelPriceCurrency !== undefined ? { currency: ctx.modelPriceCurrency } : {}),
-            },
-          }
-        : {}),
-    },
+    model: modelFromContext(ctx, priced),
     ...(ctx.fieldsFile !== undefined ? { fields: loadFieldsFile(ctx.fieldsFile, readFile) } : {}),
     inputPrefix: ctx.inputPrefix,
     outputPrefix: ctx.outputPrefix,
@@ -372,6 +444,78 @@ export function stackPropsFromContext(
     ...(ctx.debugLogSampleRate !== undefined ? { debugLogSampleRate: ctx.debugLogSampleRate } : {}),
     ...(ctx.alarmEmail !== undefined ? { alarms: { email: ctx.alarmEmail } } : {}),
     ...(ctx.alarmTopicArn !== undefined ? { alarms: { existingTopicArn: ctx.alarmTopicArn } } : {}),
+  };
+}
+
+/**
+ * The model's props: the settings both providers read, and an
+ * OpenAI-compatible endpoint's URL, name and secret, or Bedrock's model id,
+ * region and quota.
+ *
+ * @throws {ContextError} for half a quota (requests without tokens per
+ *   minute, or the other way round) or the per-request figures without it.
+ */
+function modelFromContext(ctx: FieldlensContext, priced: boolean): FieldlensStackProps['model'] {
+  const common = {
+    ...(ctx.modelMaxConcurrency !== undefined ? { maxConcurrency: ctx.modelMaxConcurrency } : {}),
+    ...(ctx.modelTimeoutMs !== undefined ? { timeout: Duration.millis(ctx.modelTimeoutMs) } : {}),
+    ...(ctx.modelMaxRetries !== undefined ? { maxRetries: ctx.modelMaxRetries } : {}),
+    ...(ctx.modelMaxTokens !== undefined ? { maxTokens: ctx.modelMaxTokens } : {}),
+    ...(priced
+      ? {
+          prices: {
+            inputPerMillion: ctx.modelPriceInputPerMTok!,
+            outputPerMillion: ctx.modelPriceOutputPerMTok!,
+            ...(ctx.modelPriceCachedInputPerMTok !== undefined ? { cachedInputPerMillion: ctx.modelPriceCachedInputPerMTok } : {}),
+            ...(ctx.modelPriceCurrency !== undefined ? { currency: ctx.modelPriceCurrency } : {}),
+          },
+        }
+      : {}),
+  };
+  if (ctx.modelProvider === 'openai') {
+    return {
+      baseUrl: ctx.modelBaseUrl,
+      name: ctx.modelName,
+      ...common,
+      ...(ctx.modelApiKeySecretArn !== undefined ? { existingApiKeySecretArn: ctx.modelApiKeySecretArn } : {}),
+      ...(ctx.modelResponseFormat !== undefined ? { responseFormat: ctx.modelResponseFormat } : {}),
+    };
+  }
+  const quota = quotaFromContext(ctx);
+  return {
+    provider: 'bedrock',
+    modelId: ctx.modelId,
+    ...common,
+    ...(ctx.modelRegion !== undefined ? { region: ctx.modelRegion } : {}),
+    ...(ctx.modelStructuredOutput !== undefined ? { structuredOutput: ctx.modelStructuredOutput } : {}),
+    ...(ctx.modelPromptCache !== undefined ? { promptCache: ctx.modelPromptCache } : {}),
+    ...(quota ? { quota } : {}),
+  };
+}
+
+/** The Bedrock quota from its four keys: the two rates together, the per-request figures only with them. */
+function quotaFromContext(ctx: FieldlensContext): BedrockQuota | undefined {
+  const { bedrockRequestsPerMinute: rpm, bedrockTokensPerMinute: tpm, bedrockTokensPerRequest: tokens, bedrockSecondsPerRequest: seconds } = ctx;
+  if (rpm === undefined && tpm === undefined) {
+    const stray = tokens !== undefined ? 'bedrockTokensPerRequest' : seconds !== undefined ? 'bedrockSecondsPerRequest' : undefined;
+    if (stray) {
+      throw new ContextError(
+        `context key "${stray}": refines the Bedrock quota; give it with bedrockRequestsPerMinute and bedrockTokensPerMinute (Service Quotas, "On-demand model inference requests/tokens per minute" for the model)`,
+      );
+    }
+    return undefined;
+  }
+  if (rpm === undefined || tpm === undefined) {
+    const missing = rpm === undefined ? 'bedrockRequestsPerMinute' : 'bedrockTokensPerMinute';
+    throw new ContextError(
+      `context key "${missing}": required with the other one: the Bedrock quota is both rates, such as -c bedrockRequestsPerMinute=50 -c bedrockTokensPerMinute=200000`,
+    );
+  }
+  return {
+    requestsPerMinute: rpm,
+    tokensPerMinute: tpm,
+    ...(tokens !== undefined ? { tokensPerRequest: tokens } : {}),
+    ...(seconds !== undefined ? { secondsPerRequest: seconds } : {}),
   };
 }
 

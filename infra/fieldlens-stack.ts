@@ -1,6 +1,6 @@
 /**
  * The fieldlens stack: a bucket (new or existing), the model API key's
- * secret, optionally a place in the user's VPC, one pipeline, and the
+ * secret (none with Bedrock), optionally a place in the user's VPC, one pipeline, and the
  * outputs a user needs next. Each piece lives in its own module; this file
  * composes them.
  */
@@ -18,19 +18,26 @@ import { MonitoredDeadLetterQueue } from './constructs/dead-letter-queue';
 import { DirectPipeline } from './constructs/direct-pipeline';
 import { watchedBuckets } from './constructs/fieldlens-bucket';
 import { FieldlensFunction } from './constructs/lambda-defaults';
-import { modelApiKeySecret } from './constructs/model-api-key';
 import { Monitoring } from './constructs/monitoring';
 import { ModelNetwork, wantsVpc } from './constructs/model-network';
-import { PIPELINE_DEFAULTS, resolveFields, type FieldlensPipeline, type PipelineProps } from './constructs/pipeline-props';
+import { resolveFields, type FieldlensPipeline, type PipelineProps } from './constructs/pipeline-props';
 import { QueuePipeline } from './constructs/queue-pipeline';
 import { StepFunctionsPipeline } from './constructs/stepfunctions-pipeline';
 import { FieldlensPropsError } from './errors';
 import { addStackOutputs } from './stack-outputs';
-import { MODEL_PASS_THROUGH, PIPELINE_PASS_THROUGH, type FanoutKind, type FieldlensStackProps, type StackTriggerKind } from './stack-props';
+import { stackModel } from './stack-model';
+import { PIPELINE_PASS_THROUGH, type FanoutKind, type FieldlensStackProps, type StackTriggerKind } from './stack-props';
 import { validateStackProps } from './stack-validation';
 
 export type { FieldlensBucketProps } from './constructs/fieldlens-bucket';
-export type { FanoutKind, FieldlensModelProps, FieldlensStackProps, StackTriggerKind } from './stack-props';
+export type {
+  FanoutKind,
+  FieldlensBedrockModelProps,
+  FieldlensModelProps,
+  FieldlensOpenAIModelProps,
+  FieldlensStackProps,
+  StackTriggerKind,
+} from './stack-props';
 
 /**
  * Everything fieldlens needs in one stack. Environment-agnostic: it
@@ -50,8 +57,8 @@ export class FieldlensStack extends Stack {
   public readonly outputBucket: s3.IBucket;
   /** The access log bucket, when the stack created one. */
   public readonly accessLogsBucket?: s3.Bucket;
-  /** The secret holding the model API key. */
-  public readonly apiKeySecret: secretsmanager.ISecret;
+  /** The secret holding the model API key; none with Bedrock (the functions' roles sign the calls). */
+  public readonly apiKeySecret?: secretsmanager.ISecret;
   /** The pipeline that processes the images. */
   public readonly pipeline: FieldlensPipeline;
   /**
@@ -79,14 +86,15 @@ export class FieldlensStack extends Stack {
     this.bucket = buckets.bucket;
     this.outputBucket = buckets.outputBucket;
     if (buckets.accessLogsBucket) this.accessLogsBucket = buckets.accessLogsBucket;
-    this.apiKeySecret = modelApiKeySecret(this, props.model);
+    const model = stackModel(this, props.model);
+    if (model.apiKeySecret) this.apiKeySecret = model.apiKeySecret;
     if (wantsVpc(props)) this.modelNetwork = new ModelNetwork(this, 'ModelNetwork', props);
     const trigger = props.trigger ?? 'direct';
     // A bucket the stack creates gets its EventBridge notifications turned on; an existing one must have them already.
     if (trigger === 'eventbridge' && this.bucket instanceof s3.Bucket) this.bucket.enableEventBridgeNotification();
 
     // With a backfill the capacity is split once: the pipeline is built with the uploads' part.
-    const capacity = props.model.maxConcurrency ?? PIPELINE_DEFAULTS.modelCapacity;
+    const { capacity } = model;
     if (props.backfill) {
       try {
         this.sharedBudget = shareEndpoint({
@@ -96,7 +104,7 @@ export class FieldlensStack extends Stack {
           liveLimits: trigger === 'queue' ? TRIGGER_LIMITS.queue : TRIGGER_LIMITS.direct,
         });
       } catch (err) {
-        throw new FieldlensPropsError(`backfill.share (context backfillShare) with model.maxConcurrency (modelMaxConcurrency) ${capacity}: ${(err as Error).message}`, { cause: err });
+        throw new FieldlensPropsError(`backfill.share (context backfillShare) with ${model.capacitySource} ${capacity}: ${(err as Error).message}`, { cause: err });
       }
     }
 
@@ -105,13 +113,7 @@ export class FieldlensStack extends Stack {
       inputPrefix,
       outputBucket: this.outputBucket,
       outputPrefix,
-      model: {
-        baseUrl: props.model.baseUrl,
-        name: props.model.name,
-        apiKeySecret: this.apiKeySecret,
-        ...optional('capacity', this.sharedBudget ? this.sharedBudget.liveCapacity : props.model.maxConcurrency),
-        ...definedOnly(props.model, MODEL_PASS_THROUGH),
-      },
+      model: { ...model.settings, capacity: this.sharedBudget ? this.sharedBudget.liveCapacity : capacity },
       ...definedOnly(props, PIPELINE_PASS_THROUGH),
       ...optional('vpcConfig', this.modelNetwork?.vpcConfig),
     };
@@ -138,7 +140,7 @@ export class FieldlensStack extends Stack {
       ...optional('notifications', props.alarms),
     });
 
-    addStackOutputs(this, { inputPrefix, outputPrefix, capacity });
+    addStackOutputs(this, { inputPrefix, outputPrefix, capacity, ...optional('capacityNote', model.quotaNote) });
   }
 
   /** The one place a pipeline is chosen; a new fan-out plugs in here. */

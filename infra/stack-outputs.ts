@@ -14,10 +14,12 @@ export interface StackOutputPrefixes {
   readonly outputPrefix: string;
   /** The endpoint's capacity, for the shared budget's output. */
   readonly capacity?: number;
+  /** Where the capacity came from, when the output should say it (a Bedrock quota). */
+  readonly capacityNote?: string;
 }
 
 /** Adds the outputs to `stack`; those of one pipeline kind only when it is that kind. */
-export function addStackOutputs(stack: FieldlensStack, { inputPrefix, outputPrefix, capacity }: StackOutputPrefixes): void {
+export function addStackOutputs(stack: FieldlensStack, { inputPrefix, outputPrefix, capacity, capacityNote }: StackOutputPrefixes): void {
   const { bucket, outputBucket, pipeline, apiKeySecret, modelNetwork } = stack;
   const budget = pipeline.budget;
   const output = (id: string, value: string, description: string) => new CfnOutput(stack, id, { value, description });
@@ -31,16 +33,16 @@ export function addStackOutputs(stack: FieldlensStack, { inputPrefix, outputPref
   output('FunctionName', pipeline.handler.functionName, 'The function S3 invokes for each new image');
   output('LogGroupName', pipeline.logGroup.logGroupName, 'The function logs: aws logs tail <this name> --follow');
   output('DeadLetterQueueUrl', pipeline.deadLetterQueue.queueUrl, 'Events of images that could not be processed');
-  output(
-    'ModelApiKeySecretArn',
-    apiKeySecret.secretArn,
-    'Put the model API key here: aws secretsmanager put-secret-value --secret-id <this ARN> --secret-string <key>',
-  );
-  output(
-    'EndpointBudget',
-    stack.sharedBudget ? describeSharedBudget(stack.sharedBudget, capacity ?? stack.sharedBudget.maxInFlight) : describeBudget(budget),
-    'How the model endpoint capacity is shared',
-  );
+  // With Bedrock there is no key: the functions' roles sign the calls.
+  if (apiKeySecret) {
+    output(
+      'ModelApiKeySecretArn',
+      apiKeySecret.secretArn,
+      'Put the model API key here: aws secretsmanager put-secret-value --secret-id <this ARN> --secret-string <key>',
+    );
+  }
+  const shared = stack.sharedBudget ? describeSharedBudget(stack.sharedBudget, capacity ?? stack.sharedBudget.maxInFlight) : describeBudget(budget);
+  output('EndpointBudget', capacityNote ? `${shared} (${capacityNote})` : shared, 'How the model endpoint capacity is shared');
   output('DashboardName', stack.monitoring.dashboard.dashboardName, 'The CloudWatch dashboard of this deployment: documents, fields, latency, model, tokens, cost, functions, alarms');
   if (stack.monitoring.topic) {
     output('AlarmTopicArn', stack.monitoring.topic.topicArn, 'The SNS topic every alarm notifies (and tells when it is OK again)');

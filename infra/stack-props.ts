@@ -4,16 +4,16 @@
  */
 import type { AlarmNotifications } from './constructs/monitoring';
 import type { StackProps } from 'aws-cdk-lib';
-import type { TriggerKind } from './budget';
+import type { BedrockQuota, TriggerKind } from './budget';
 import type { BackfillOptions } from './constructs/backfill';
 import type { WatchedBucketProps } from './constructs/fieldlens-bucket';
 import type { ModelApiKeyProps } from './constructs/model-api-key';
 import type { ModelNetworkProps } from './constructs/model-network';
-import type { ModelEndpointSettings, PipelineProps } from './constructs/pipeline-props';
+import type { BedrockModelSettings, ModelCallSettings, OpenAIModelSettings, PipelineProps } from './constructs/pipeline-props';
 import type { FieldlensStack } from './fieldlens-stack';
 
-/** The model settings the stack passes to its pipeline as they are (besides `baseUrl` and `name`). */
-export const MODEL_PASS_THROUGH = Object.freeze(['timeout', 'maxRetries', 'maxTokens', 'responseFormat', 'prices'] as const);
+/** The model settings the stack passes to its pipeline as they are, whichever the provider. */
+export const MODEL_PASS_THROUGH = Object.freeze(['timeout', 'maxRetries', 'maxTokens', 'prices'] as const);
 
 /** The pipeline props the stack takes as they are and passes to its pipeline. */
 export const PIPELINE_PASS_THROUGH = Object.freeze([
@@ -32,20 +32,47 @@ export const PIPELINE_PASS_THROUGH = Object.freeze([
 /** How the extraction is fanned out over an image's fields. */
 export type FanoutKind = 'lambda' | 'stepfunctions';
 
-/**
- * The model endpoint the stack points the functions at, and the secret
- * holding its API key ({@link ModelApiKeyProps}).
- */
-export interface FieldlensModelProps
-  extends ModelApiKeyProps,
-    Pick<ModelEndpointSettings, 'baseUrl' | 'name' | (typeof MODEL_PASS_THROUGH)[number]> {
+/** What the stack takes of the model whichever the provider: the capacity, the limits of one attempt, the prices. */
+export interface FieldlensModelCallProps extends Pick<ModelCallSettings, (typeof MODEL_PASS_THROUGH)[number]> {
   /**
-   * The endpoint's {@link ModelEndpointSettings.capacity | capacity}: how
-   * many requests it serves at once (the context key `modelMaxConcurrency`).
-   * @default - see {@link ModelEndpointSettings.capacity}
+   * The endpoint's {@link ModelCallSettings.capacity | capacity}: how many
+   * requests it serves at once (the context key `modelMaxConcurrency`).
+   * With Bedrock it takes precedence over `quota` (synth warns when both
+   * are given).
+   * @default - from `quota` with Bedrock when given, else 10
    */
   readonly maxConcurrency?: number;
 }
+
+/**
+ * An OpenAI-compatible endpoint the stack points the functions at, and the
+ * secret holding its API key ({@link ModelApiKeyProps}).
+ */
+export interface FieldlensOpenAIModelProps
+  extends ModelApiKeyProps,
+    FieldlensModelCallProps,
+    Pick<OpenAIModelSettings, 'provider' | 'baseUrl' | 'name' | 'responseFormat'> {}
+
+/**
+ * Amazon Bedrock as the model (see docs/bedrock.md): no endpoint URL, no
+ * secret; the functions' roles may invoke the one model or inference
+ * profile, and the capacity can come from the account's Bedrock quota.
+ */
+export interface FieldlensBedrockModelProps
+  extends FieldlensModelCallProps,
+    Pick<BedrockModelSettings, 'provider' | 'modelId' | 'region' | 'structuredOutput' | 'promptCache'> {
+  /**
+   * The account's on-demand quota for the model in its region (Service
+   * Quotas): the capacity is `bedrockCapacity(quota)`, the requests in
+   * flight that rate sustains (see `infra/budget.ts`), unless
+   * `maxConcurrency` is given.
+   * @default - no quota: the capacity is `maxConcurrency`, else 10
+   */
+  readonly quota?: BedrockQuota;
+}
+
+/** The model the stack points the functions at: an OpenAI-compatible endpoint (the default), or Amazon Bedrock. */
+export type FieldlensModelProps = FieldlensOpenAIModelProps | FieldlensBedrockModelProps;
 
 /**
  * Props of {@link FieldlensStack}.
@@ -61,7 +88,7 @@ export interface FieldlensStackProps
     ModelNetworkProps,
     WatchedBucketProps,
     Pick<PipelineProps, (typeof PIPELINE_PASS_THROUGH)[number]> {
-  /** The model endpoint. */
+  /** The model endpoint: OpenAI-compatible (the default), or Amazon Bedrock with `provider: 'bedrock'`. */
   readonly model: FieldlensModelProps;
   /**
    * Key prefix images arrive under.

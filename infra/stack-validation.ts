@@ -6,7 +6,6 @@
  * builds that environment, so its message is the function's.
  */
 import { checkWatchedBucketProps } from './constructs/fieldlens-bucket';
-import { checkModelApiKeyProps } from './constructs/model-api-key';
 import { checkModelNetworkProps } from './constructs/model-network';
 import { FieldlensPropsError } from './errors';
 import type { FieldlensStack } from './fieldlens-stack';
@@ -22,7 +21,6 @@ import type { FieldlensStackProps } from './stack-props';
  */
 export function validateStackProps(props: FieldlensStackProps): void {
   checkWatchedBucketProps(props);
-  checkModelApiKeyProps(props.model);
   checkModelNetworkProps(props);
   if (props.reserveConcurrency !== undefined && props.trigger === 'queue') {
     throw new FieldlensPropsError(

@@ -1,12 +1,15 @@
 /**
  * The least-privilege access of a pipeline's functions: objects under the
- * two prefixes, and the one secret holding the model API key.
+ * two prefixes, and the model: the one secret holding its API key, or with
+ * Bedrock the one model (or inference profile) the functions invoke.
  */
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { FIELD_PARTS_FOLDER } from '../../functions/core/keys';
+import { bedrockInvokeStatements, bedrockRegion } from '../bedrock-access';
+import { FieldlensPropsError } from '../errors';
 import { acknowledgeWildcardResource } from './acknowledge';
-import type { PipelineProps } from './pipeline-props';
+import { isBedrockModel, type ModelEndpointSettings, type PipelineProps } from './pipeline-props';
 
 /** The props the object grants are scoped by. */
 export type ObjectScope = Pick<PipelineProps, 'sourceBucket' | 'inputPrefix' | 'outputBucket' | 'outputPrefix'>;
@@ -109,4 +112,44 @@ export function grantSecretRead(role: iam.IRole, secret: ISecret): void {
       StringEquals: { 'kms:ViaService': `secretsmanager.${secret.stack.region}.${secret.stack.urlSuffix}` },
     }),
   );
+}
+
+/**
+ * What a function that asks the model needs of it: read the API key's
+ * secret, or with Bedrock invoke the one model (`bedrock:InvokeModel`, the
+ * action Converse is authorised as) and nothing else.
+ *
+ * An inference profile's base model is allowed in every region (the profile
+ * picks one per request) but only through that profile; that one wildcard
+ * is acknowledged to cdk-nag, by its resource.
+ *
+ * @throws {FieldlensPropsError} for a model id IAM cannot scope (the ARN of
+ *   a provisioned model or an application inference profile).
+ */
+export function grantModelAccess(role: iam.IRole, model: ModelEndpointSettings): void {
+  if (!isBedrockModel(model)) {
+    grantSecretRead(role, model.apiKeySecret);
+    return;
+  }
+  let statements: iam.PolicyStatement[];
+  try {
+    statements = bedrockInvokeStatements(role, model.modelId, bedrockRegion(model.modelId, model.region));
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    throw new FieldlensPropsError(
+      `model.modelId (context modelId): ${err.message}; give a model id, an inference profile id, or the ARN of a foundation model or system inference profile`,
+      { cause: err },
+    );
+  }
+  for (const statement of statements) {
+    role.addToPrincipalPolicy(statement);
+    for (const resource of statement.resources.filter((r) => r.includes('*'))) {
+      acknowledgeWildcardResource(
+        role,
+        resource,
+        'The base model of the one cross-region inference profile the functions call, in any region: the profile routes each request to one of its destination regions, ' +
+          'where Bedrock authorises the base model again; the bedrock:InferenceProfileArn condition allows it only through that profile.',
+      );
+    }
+  }
 }

@@ -27,7 +27,7 @@ import { Construct } from 'constructs';
 import { ErrorCode } from '../../functions/core/errors';
 import type { EndpointBudget } from '../budget';
 import { FieldlensPropsError } from '../errors';
-import { grantObjectAccess, grantSecretRead } from './access-grants';
+import { grantModelAccess, grantObjectAccess } from './access-grants';
 import { grantContentCacheAccess, resolveContentCache } from './content-cache';
 import { acknowledgeWildcardResource, flattenForFinding } from './acknowledge';
 import { FolderResultWriter, InventoryManifestReader, PrefixListingReader } from './backfill-readers';
@@ -173,7 +173,7 @@ export class Backfill extends Construct {
     });
     grantObjectAccess(this.items.role, props);
     grantContentCacheAccess(this.items.role, props.outputBucket, props.outputPrefix, resolveContentCache(props));
-    grantSecretRead(this.items.role, props.model.apiKeySecret);
+    grantModelAccess(this.items.role, props.model);
 
     const states = new Construct(this, 'States');
     const args = '$.args';

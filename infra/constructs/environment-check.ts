@@ -11,7 +11,7 @@ import { FieldlensPropsError } from '../errors';
 
 /**
  * Values of the right shape for variables that are CDK tokens at synth (a
- * secret's ARN, a bucket's name, the state machine's ARN), so the rest of
+ * secret's ARN, a bucket's name, the state machine's ARN, the stack's region), so the rest of
  * the environment can still be checked. They are used for the check only
  * and never reach the template; the real values are checked at start-up.
  */
@@ -19,6 +19,9 @@ export const SYNTH_PLACEHOLDERS: Readonly<Record<string, string>> = Object.freez
   MODEL_BASE_URL: 'https://unresolved.invalid/v1',
   MODEL_NAME: 'unresolved-model',
   MODEL_API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:unresolved-AbCdEf',
+  MODEL_ID: 'unresolved.model-v1:0',
+  // An environment-agnostic stack's region is AWS::Region until deploy.
+  MODEL_REGION: 'us-east-1',
   OUTPUT_BUCKET: 'unresolved-output-bucket',
   STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:unresolved',
   INPUT_PREFIX: 'unresolved-input-prefix/',

@@ -6,11 +6,12 @@
  */
 import { Token } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { bedrockRegion } from '../bedrock-access';
 import { FieldlensPropsError } from '../errors';
 import { checkFunctionEnvironment } from './environment-check';
 import { contentCacheEnvironment, resolveContentCache } from './content-cache';
 import { modelPricesEnvironment } from './model-prices';
-import { PIPELINE_DEFAULTS, resolveFields, type PipelineProps } from './pipeline-props';
+import { isBedrockModel, PIPELINE_DEFAULTS, resolveFields, type ModelEndpointSettings, type PipelineProps } from './pipeline-props';
 
 /** Lambda's limit on the total size of a function's environment variables. */
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
@@ -18,7 +19,8 @@ export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
 /**
  * The environment of a function that asks the model, checked with the
  * function's own config. The API key's secret travels as an ARN; its value
- * is read at cold start. `OUTPUT_BUCKET` is left out when results go to the
+ * is read at cold start. With Bedrock there is no URL and no key: the
+ * model id and region travel instead, and the role signs the calls. `OUTPUT_BUCKET` is left out when results go to the
  * source bucket: unset means "the source bucket" to the function, which can
  * then refuse prefixes that overlap in it.
  *
@@ -32,13 +34,10 @@ export function functionEnvironment(props: PipelineProps, perImage: number): Rec
   const { model } = props;
   const { fields, builtIn } = resolveFields(props.fields);
   const env: Record<string, string> = {
-    MODEL_BASE_URL: model.baseUrl,
-    MODEL_NAME: model.name,
-    MODEL_API_KEY_SECRET_ARN: model.apiKeySecret.secretArn,
+    ...providerEnvironment(model),
     MODEL_MAX_CONCURRENCY: String(perImage),
     MODEL_TIMEOUT_MS: String((model.timeout ?? PIPELINE_DEFAULTS.modelTimeout).toMilliseconds()),
     MODEL_MAX_RETRIES: String(model.maxRetries ?? PIPELINE_DEFAULTS.modelMaxRetries),
-    MODEL_RESPONSE_FORMAT: model.responseFormat ?? PIPELINE_DEFAULTS.modelResponseFormat,
     ...(model.maxTokens !== undefined ? { MODEL_MAX_TOKENS: String(model.maxTokens) } : {}),
     // The built-in set ships inside the bundle; only a custom set travels here.
     ...(builtIn ? {} : { FIELDS: JSON.stringify(fields) }),
@@ -64,13 +63,40 @@ export function functionEnvironment(props: PipelineProps, perImage: number): Rec
 }
 
 /**
+ * The variables that say which model answers and how: an OpenAI-compatible
+ * endpoint's URL, name, key and response format, or Bedrock's model id,
+ * region, structured-output mode and prompt cache.
+ */
+function providerEnvironment(model: ModelEndpointSettings): Record<string, string> {
+  if (isBedrockModel(model)) {
+    return {
+      MODEL_PROVIDER: 'bedrock',
+      MODEL_ID: model.modelId,
+      MODEL_REGION: bedrockRegion(model.modelId, model.region),
+      MODEL_STRUCTURED_OUTPUT: model.structuredOutput ?? PIPELINE_DEFAULTS.modelStructuredOutput,
+      ...(model.promptCache !== undefined ? { MODEL_PROMPT_CACHE: String(model.promptCache) } : {}),
+    };
+  }
+  return {
+    MODEL_BASE_URL: model.baseUrl,
+    MODEL_NAME: model.name,
+    MODEL_API_KEY_SECRET_ARN: model.apiKeySecret.secretArn,
+    MODEL_RESPONSE_FORMAT: model.responseFormat ?? PIPELINE_DEFAULTS.modelResponseFormat,
+  };
+}
+
+/**
  * The variables of the model endpoint: only the functions that ask the
- * model get them. MODEL_NAME and MODEL_RESPONSE_FORMAT are not among them:
- * every function needs them for the configuration fingerprint.
+ * model get them. The model's identity and answer format are not among
+ * them (MODEL_NAME and MODEL_RESPONSE_FORMAT; with Bedrock MODEL_PROVIDER,
+ * MODEL_ID and MODEL_STRUCTURED_OUTPUT): every function needs them for the
+ * configuration fingerprint.
  */
 export const ENDPOINT_VARIABLES = Object.freeze([
   'MODEL_BASE_URL',
   'MODEL_API_KEY_SECRET_ARN',
+  'MODEL_REGION',
+  'MODEL_PROMPT_CACHE',
   'MODEL_MAX_CONCURRENCY',
   'MODEL_TIMEOUT_MS',
   'MODEL_MAX_RETRIES',

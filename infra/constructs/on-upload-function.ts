@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Construct } from 'constructs';
-import { grantObjectAccess, grantSecretRead } from './access-grants';
+import { grantModelAccess, grantObjectAccess } from './access-grants';
 import { grantContentCacheAccess, resolveContentCache } from './content-cache';
 import { functionEnvironment } from './function-environment';
 import { FieldlensFunction, type FieldlensFunctionProps } from './lambda-defaults';
@@ -32,7 +32,8 @@ export interface OnUploadFunctionProps extends PipelineProps {
 /**
  * The `on-upload` function with its environment, its log group and a role
  * that may read images under the input prefix, read and write results under
- * the output prefix, read the API key secret, and write its own logs.
+ * the output prefix, read the API key secret (or invoke the one Bedrock
+ * model), and write its own logs.
  */
 export class OnUploadFunction extends FieldlensFunction {
   constructor(scope: Construct, id: string, props: OnUploadFunctionProps) {
@@ -51,6 +52,6 @@ export class OnUploadFunction extends FieldlensFunction {
     });
     grantObjectAccess(this.role, props);
     grantContentCacheAccess(this.role, props.outputBucket, props.outputPrefix, resolveContentCache(props));
-    grantSecretRead(this.role, props.model.apiKeySecret);
+    grantModelAccess(this.role, props.model);
   }
 }

@@ -17,7 +17,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
-import type { ResponseFormat } from '../../functions/config';
+import type { ResponseFormat, StructuredOutput } from '../../functions/config';
 import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from '../../functions/core/fields';
 import { endpointBudget, type ConcurrentImageLimits, type EndpointBudget } from '../budget';
 import type { ContentCacheProps } from './content-cache';
@@ -34,6 +34,7 @@ export const PIPELINE_DEFAULTS = Object.freeze({
   modelTimeout: Duration.seconds(60),
   modelMaxRetries: 3,
   modelResponseFormat: 'json_schema' as ResponseFormat,
+  modelStructuredOutput: 'tool' as StructuredOutput,
   memorySize: 512,
   timeout: Duration.minutes(5),
   logRetention: logs.RetentionDays.ONE_MONTH,
@@ -42,20 +43,12 @@ export const PIPELINE_DEFAULTS = Object.freeze({
   logLevel: 'info' as LogLevel,
 });
 
-/** The model endpoint, as a pipeline needs it. */
-export interface ModelEndpointSettings {
-  /**
-   * OpenAI-compatible base URL (`MODEL_BASE_URL`), e.g. `http://10.0.0.5:8000/v1`
-   * or `https://api.openai.com/v1`.
-   */
-  readonly baseUrl: string;
-  /** The `model` sent in each request (`MODEL_NAME`), e.g. `Qwen/Qwen2.5-VL-7B-Instruct` or `gpt-4o-mini`. */
-  readonly name: string;
-  /** The secret holding the API key; the function gets its ARN, never its value. */
-  readonly apiKeySecret: ISecret;
+/** What every model provider takes: the capacity, the limits of one attempt, the prices. */
+export interface ModelCallSettings {
   /**
    * How many requests the endpoint serves at once. The deployment never has
-   * more in flight: see `budget.ts`.
+   * more in flight: see `budget.ts` (for Bedrock, `bedrockCapacity` turns a
+   * quota into this figure).
    * @default 10
    */
   readonly capacity?: number;
@@ -75,18 +68,78 @@ export interface ModelEndpointSettings {
    */
   readonly maxTokens?: number;
   /**
+   * What the endpoint charges per million tokens (`MODEL_PRICE_*`): every
+   * document then records its `cost`.
+   * @default - none: documents carry no cost
+   */
+  readonly prices?: ModelPrices;
+}
+
+/** An OpenAI-compatible endpoint, as a pipeline needs it. */
+export interface OpenAIModelSettings extends ModelCallSettings {
+  /**
+   * The provider (`MODEL_PROVIDER`).
+   * @default 'openai'
+   */
+  readonly provider?: 'openai';
+  /**
+   * OpenAI-compatible base URL (`MODEL_BASE_URL`), e.g. `http://10.0.0.5:8000/v1`
+   * or `https://api.openai.com/v1`.
+   */
+  readonly baseUrl: string;
+  /** The `model` sent in each request (`MODEL_NAME`), e.g. `Qwen/Qwen2.5-VL-7B-Instruct` or `gpt-4o-mini`. */
+  readonly name: string;
+  /** The secret holding the API key; the function gets its ARN, never its value. */
+  readonly apiKeySecret: ISecret;
+  /**
    * How the JSON answer is requested (`MODEL_RESPONSE_FORMAT`): `json_schema`
    * where the server supports structured outputs (OpenAI, vLLM, Ollama),
    * `json_object` for servers with JSON mode only, `none` for neither.
    * @default 'json_schema'
    */
   readonly responseFormat?: ResponseFormat;
+}
+
+/**
+ * Amazon Bedrock's Converse API, as a pipeline needs it: no URL and no key,
+ * the functions' roles may invoke the one model (see `bedrock-access.ts`).
+ */
+export interface BedrockModelSettings extends ModelCallSettings {
+  /** The provider (`MODEL_PROVIDER=bedrock`). */
+  readonly provider: 'bedrock';
   /**
-   * What the endpoint charges per million tokens (`MODEL_PRICE_*`): every
-   * document then records its `cost`.
-   * @default - none: documents carry no cost
+   * The model id (`amazon.nova-lite-v1:0`), cross-region inference profile
+   * id (`eu.anthropic.claude-3-5-sonnet-20240620-v1:0`) or the ARN of either
+   * (`MODEL_ID`); recorded in every document as the model's name.
    */
-  readonly prices?: ModelPrices;
+  readonly modelId: string;
+  /**
+   * The region of the calls (`MODEL_REGION`).
+   * @default - the region in `modelId` when it is an ARN, else the stack's region
+   */
+  readonly region?: string;
+  /**
+   * How the answer object is asked for (`MODEL_STRUCTURED_OUTPUT`): `tool`
+   * (a forced tool whose input schema is the answer's) or `prompt` (the JSON
+   * instruction alone, for models without forced tool choice).
+   * @default 'tool'
+   */
+  readonly structuredOutput?: StructuredOutput;
+  /**
+   * A cache point after the image (`MODEL_PROMPT_CACHE`), for models with
+   * prompt caching: every field after the first reads the image's tokens
+   * from the model's cache.
+   * @default false
+   */
+  readonly promptCache?: boolean;
+}
+
+/** The model endpoint, as a pipeline needs it: an OpenAI-compatible endpoint, or Amazon Bedrock. */
+export type ModelEndpointSettings = OpenAIModelSettings | BedrockModelSettings;
+
+/** Whether the model is Amazon Bedrock's. */
+export function isBedrockModel(model: ModelEndpointSettings): model is BedrockModelSettings {
+  return model.provider === 'bedrock';
 }
 
 /** Props every pipeline takes. */
@@ -146,7 +199,8 @@ export interface PipelineProps {
   /**
    * VPC placement of the functions that call the model (and only those), so
    * they reach an endpoint on a private address. Their subnets also need a
-   * way to S3 and Secrets Manager (a NAT gateway, or VPC endpoints).
+   * way to S3 and Secrets Manager, or with Bedrock to S3 and Bedrock
+   * Runtime (a NAT gateway, or VPC endpoints).
    * @default - every function runs outside any VPC
    */
   readonly vpcConfig?: FunctionVpcConfig;

@@ -5,18 +5,20 @@
  * their own config when their environment is built
  * (`function-environment.ts`).
  */
-import { Annotations } from 'aws-cdk-lib';
+import { Annotations, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { bedrockArnRegion } from '../bedrock-access';
 import { INLINE_MAP_MAX_CONCURRENCY } from '../budget';
 import { FieldlensPropsError } from '../errors';
 import { checkModelEndpointPlacement } from './model-network';
-import { PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
+import { isBedrockModel, PIPELINE_DEFAULTS, type PipelineProps } from './pipeline-props';
 
 /**
  * Rejects props that would deploy something that cannot work: prefixes IAM
  * would read as wildcards, timeouts that leave no time to work, an endpoint
- * on an address the functions cannot reach outside a VPC; and warns about
- * an API key sent over plain http.
+ * on an address the functions cannot reach outside a VPC, a Bedrock region
+ * that contradicts the model's ARN; and warns about an API key sent over
+ * plain http.
  *
  * @throws {FieldlensPropsError} naming the prop and what it expected.
  */
@@ -37,11 +39,32 @@ export function validatePipelineProps(props: PipelineProps): void {
         'or no time is left to ask the model',
     );
   }
+  const { model } = props;
+  if (isBedrockModel(model)) {
+    // No URL to place: Bedrock Runtime is a regional AWS endpoint, reached like S3.
+    checkBedrockRegion(model.modelId, model.region);
+    return;
+  }
   checkModelEndpointPlacement({
-    baseUrl: props.model.baseUrl,
+    baseUrl: model.baseUrl,
     inVpc: props.vpcConfig !== undefined,
-    warnOn: props.model.apiKeySecret,
+    warnOn: model.apiKeySecret,
   });
+}
+
+/**
+ * Refuses a region other than the one a model or profile ARN names: the
+ * call would go to a region where that ARN does not exist.
+ *
+ * @throws {FieldlensPropsError} naming both regions.
+ */
+function checkBedrockRegion(modelId: string, region: string | undefined): void {
+  const inArn = bedrockArnRegion(modelId);
+  if (region === undefined || inArn === undefined || Token.isUnresolved(region) || region === inArn) return;
+  throw new FieldlensPropsError(
+    `model.region (context modelRegion) ${JSON.stringify(region)}: the ARN in model.modelId names ${JSON.stringify(inArn)}, ` +
+      'where its model or profile lives; leave the region unset or give the same one',
+  );
 }
 
 /**

@@ -11,7 +11,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { grantObjectAccessFor, grantSecretRead, type ObjectAccess } from './access-grants';
+import { grantModelAccess, grantObjectAccessFor, type ObjectAccess } from './access-grants';
 import { grantContentCacheAccess, resolveContentCache } from './content-cache';
 import { functionEnvironment, starterEnvironment, withoutEndpoint } from './function-environment';
 import { FieldlensFunction } from './lambda-defaults';
@@ -57,8 +57,8 @@ interface TaskFunctionSettings {
 
 /**
  * Prepare, ExtractField, Merge and RecordFailure, created in `scope`. Only
- * ExtractField asks the model: it alone gets the key's secret, the
- * pipeline's memory and timeout, and the VPC placement.
+ * ExtractField asks the model: it alone gets the key's secret (or the
+ * Bedrock model), the pipeline's memory and timeout, and the VPC placement.
  */
 export function stepFunctionsTaskFunctions(
   scope: Construct,
@@ -88,7 +88,7 @@ export function stepFunctionsTaskFunctions(
         : {}),
     });
     grantObjectAccessFor(f.role, props, access);
-    if (settings.asksModel) grantSecretRead(f.role, props.model.apiKeySecret);
+    if (settings.asksModel) grantModelAccess(f.role, props.model);
     return f;
   };
 

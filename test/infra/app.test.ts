@@ -80,6 +80,30 @@ describe('infra/app.ts', () => {
     expect(manifest.missing ?? []).toEqual([]);
   });
 
+  it('synthesizes Amazon Bedrock from -c modelProvider=bedrock and -c modelId, with no secret and the budget from the quota', () => {
+    // Act
+    const { status, stderr, outdir } = runApp({
+      modelProvider: 'bedrock',
+      modelId: 'eu.amazon.nova-lite-v1:0',
+      bedrockRequestsPerMinute: '50',
+      bedrockTokensPerMinute: '200000',
+      bedrockTokensPerRequest: '1600',
+    });
+
+    // Assess
+    expect(stderr).not.toMatch(/error|warning/i);
+    expect(status).toBe(0);
+    const template = JSON.parse(readFileSync(join(outdir, 'Fieldlens.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, any> }>;
+      Outputs: Record<string, { Value: unknown }>;
+    };
+    const resources = Object.values(template.Resources);
+    expect(resources.filter((r) => r.Type === 'AWS::SecretsManager::Secret')).toEqual([]);
+    expect(JSON.stringify(resources.filter((r) => r.Type === 'AWS::IAM::Policy'))).toContain('bedrock:InvokeModel');
+    expect(template.Outputs.ModelApiKeySecretArn).toBeUndefined();
+    expect(template.Outputs.EndpointBudget?.Value).toMatch(/^2 requests per image x 1 images at once = 2 in flight at most \(capacity 2 from the Bedrock quota/);
+  });
+
   it('stops with one readable message naming the missing key, not a stack trace', () => {
     // Act
     const { status, stderr, outdir } = runApp({ modelName: 'qwen', modelMaxConcurrency: 'ten' });

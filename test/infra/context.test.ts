@@ -343,7 +343,7 @@ describe('stackPropsFromContext', () => {
 
     const props = stackPropsFromContext(ctx, noFile);
 
-    expect(props.model.existingApiKeySecretArn).toBe(arn);
+    expect(props.model).toMatchObject({ existingApiKeySecretArn: arn });
   });
 });
 

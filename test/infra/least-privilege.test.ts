@@ -1,4 +1,5 @@
 import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import type { StepFunctionsPipeline } from '../../infra/constructs/stepfunctions-pipeline';
 import type { FieldlensStackProps } from '../../infra/fieldlens-stack';
@@ -38,6 +39,14 @@ function isAllowed(p: Permission, prefixes: { input: string; output: string }): 
       return !p.resource.includes('*');
     case 'secretsmanager:GetSecretValue':
       return !p.resource.includes('*');
+    // Bedrock: one foundation model in one region, or one inference profile and its base model in any
+    // region, the latter only through that profile.
+    case 'bedrock:InvokeModel':
+      return (
+        /:bedrock:(<AWS::Region>|[a-z0-9-]+)::foundation-model\/[^*]+$/.test(p.resource) ||
+        /:bedrock:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):inference-profile\/[^*]+$/.test(p.resource) ||
+        (/:bedrock:\*::foundation-model\/[^*]+$/.test(p.resource) && p.condition?.StringEquals?.['bedrock:InferenceProfileArn'] !== undefined)
+      );
     case 'logs:CreateLogStream':
     case 'logs:PutLogEvents':
       return /^<\w*LogGroup\w*\.Arn>$/.test(p.resource);
@@ -168,6 +177,8 @@ const configurations: Array<[string, Partial<FieldlensStackProps>]> = [
   ['queue trigger with a backfill, existing bucket', { trigger: 'queue', existingBucketName: 'my-images', backfill: {} }],
   ['Step Functions, EventBridge trigger, with a backfill in a VPC', { ...VPC, fanout: 'stepfunctions', trigger: 'eventbridge', backfill: { share: 0.3 } }],
   ['EventBridge trigger, existing bucket', { trigger: 'eventbridge', existingBucketName: 'my-images' }],
+  ['Bedrock foundation model, direct trigger with a backfill', { model: { provider: 'bedrock', modelId: 'amazon.nova-lite-v1:0' }, backfill: {} }],
+  ['Bedrock inference profile, Step Functions in a VPC', { ...VPC, fanout: 'stepfunctions', model: { provider: 'bedrock', modelId: 'eu.amazon.nova-pro-v1:0' } }],
 ];
 
 describe('least privilege: the function role', () => {
@@ -369,6 +380,23 @@ describe('least privilege: nothing in the template widens it', () => {
 
     // Assess
     expect(found.map((p) => p.action)).toEqual(expect.arrayContaining(['s3:GetObject*', 's3:List*']));
+  });
+
+  it('the check catches a Bedrock grant on every model, or on a base model in any region without the profile condition', () => {
+    // Prepare
+    const { stack } = newStack({ model: { provider: 'bedrock', modelId: 'amazon.nova-lite-v1:0' } });
+    for (const resource of ['arn:aws:bedrock:eu-west-1::foundation-model/*', 'arn:aws:bedrock:*::foundation-model/amazon.nova-lite-v1:0']) {
+      stack.pipeline.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources: [resource] }));
+    }
+
+    // Act
+    const found = widenings(Template.fromStack(stack));
+
+    // Assess
+    expect(found.map((p) => p.resource).sort()).toEqual([
+      'arn:aws:bedrock:*::foundation-model/amazon.nova-lite-v1:0',
+      'arn:aws:bedrock:eu-west-1::foundation-model/*',
+    ]);
   });
 
   it('the check catches a delete outside the parts prefix', () => {

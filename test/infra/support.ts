@@ -29,10 +29,12 @@ export function testApp(options: { readonly bundle?: boolean; readonly outdir?: 
 /** An https endpoint on a public name: no VPC needed, no plain-http warning. */
 export const MODEL = Object.freeze({ baseUrl: 'https://models.example.com/v1', name: 'qwen' });
 
-/** A stack with the given props over a minimal valid model, not synthesized yet. */
+/** A stack with the given props over a minimal valid model (or the Bedrock model given), not synthesized yet. */
 export function newStack(props: Partial<FieldlensStackProps> = {}): { app: App; stack: FieldlensStack } {
   const app = testApp();
-  const stack = new FieldlensStack(app, 'Fieldlens', { ...props, model: { ...MODEL, ...props.model } });
+  // A Bedrock model takes no URL or name: it is given whole.
+  const model = props.model?.provider === 'bedrock' ? props.model : { ...MODEL, ...props.model };
+  const stack = new FieldlensStack(app, 'Fieldlens', { ...props, model });
   return { app, stack };
 }
 

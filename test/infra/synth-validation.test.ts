@@ -9,7 +9,7 @@ import { INLINE_MAP_MAX_CONCURRENCY } from '../../infra/budget';
 import { endpointAddress } from '../../infra/constructs/model-network';
 import { parseContext, stackPropsFromContext } from '../../infra/context';
 import { ContextError, FieldlensPropsError } from '../../infra/errors';
-import { FieldlensStack, type FieldlensStackProps } from '../../infra/fieldlens-stack';
+import { FieldlensStack, type FieldlensOpenAIModelProps, type FieldlensStackProps } from '../../infra/fieldlens-stack';
 import { synthesizedStateMachine } from '../support/local-state-machine';
 import { buildStack, MODEL, newStack, testApp } from './support';
 
@@ -229,7 +229,7 @@ describe('synth: where the endpoint is', () => {
   it.each([
     ['a created secret', {}],
     ['an existing secret', { model: { ...MODEL, baseUrl: 'http://models.example.com/v1', existingApiKeySecretArn: SECRET_ARN } }],
-  ] as Array<[string, Partial<FieldlensStackProps>]>)('warns about a plain-http endpoint outside a VPC (%s)', (_case, props) => {
+  ] as Array<[string, { model?: FieldlensOpenAIModelProps }]>)('warns about a plain-http endpoint outside a VPC (%s)', (_case, props) => {
     // Act
     const { stack } = buildStack({ ...props, model: { ...MODEL, ...props.model, baseUrl: 'http://models.example.com/v1' } });
 
