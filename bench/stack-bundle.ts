@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { FieldlensStack } from '../infra/fieldlens-stack';
 
-const outdir = process.argv[2];
-if (!outdir) {
-  process.stderr.write('usage: stack-bundle.ts <outdir>\n');
+const [outdir, variant] = process.argv.slice(2);
+if (!outdir || (variant !== undefined && variant !== 'traced')) {
+  process.stderr.write('usage: stack-bundle.ts <outdir> [traced]\n');
   process.exit(2);
 }
 const cdkJson = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8')) as {
@@ -25,6 +25,8 @@ const cdkJson = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url),
 const app = new App({ context: cdkJson.context ?? {}, outdir });
 const stack = new FieldlensStack(app, 'FieldlensBench', {
   model: { baseUrl: 'https://models.example.com/v1', name: 'bench' },
+  // `traced`: as `-c tracing=true` builds it, with the tracer in the bundle.
+  ...(variant === 'traced' ? { tracing: true } : {}),
 });
 const template = app.synth().getStackArtifact(stack.artifactId).template as {
   Resources: Record<string, { Type: string; Properties: { Code?: { S3Key?: unknown } } }>;
