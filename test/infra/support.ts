@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { FieldlensStack, type FieldlensStackProps } from '../../infra/fieldlens-stack';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
@@ -30,6 +31,16 @@ export function testApp(options: { readonly bundle?: boolean; readonly outdir?: 
 export const MODEL = Object.freeze({ baseUrl: 'https://models.example.com/v1', name: 'qwen' });
 
 /** A stack with the given props over a minimal valid model (or the Bedrock model given), not synthesized yet. */
+/** The cdk-nag AwsSolutions findings left unacknowledged in a stack with these props, as `rule at construct path`. */
+export function nagFindings(props: Partial<FieldlensStackProps> = {}): string[] {
+  const { app } = newStack(props);
+  app.synth();
+  const report = new AwsSolutionsChecks().validateScope(app);
+  return report.violations.flatMap((v) =>
+    v.violatingResources.map((r) => `${v.ruleName} at ${(r as { constructPath?: string }).constructPath ?? '?'}`),
+  );
+}
+
 export function newStack(props: Partial<FieldlensStackProps> = {}): { app: App; stack: FieldlensStack } {
   const app = testApp();
   // A Bedrock model takes no URL or name: it is given whole.
