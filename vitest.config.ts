@@ -8,6 +8,10 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Vitest's default is one worker fewer than the CPUs: one on a 2-core
+    // machine. Most integration tests wait on loopback servers and modelled
+    // latencies, so two workers share the cores well (about 320 s → 240 s here).
+    maxWorkers: 2,
     // The SDK warns that future releases need Node 22; Lambda runs 22, the
     // local Node 20 is supported for now, and the warning only adds noise.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
