@@ -12,22 +12,14 @@ import { processObject, type DirectDeps, type Invocation } from '../../functions
 import type { ResultDocument } from '../../functions/core/document';
 import { ErrorCode } from '../../functions/core/errors';
 import type { PipelineSettings } from '../../functions/core/settings';
-import { aReply, FakeClock, FakeModel, finalError, memoryLogger, MemoryStore, PNG_BYTES, retryableError, stringFields } from './fakes';
+import { aReply, FakeClock, FakeModel, finalError, memoryLogger, MemoryStore, pipelineSettings, PNG_BYTES, retryableError } from './fakes';
 
 const BUCKET = 'labels';
 const FINGERPRINT = 'a'.repeat(64);
 const CACHE = { prefix: defaultCachePrefix('results/') };
 
 function settings(overrides: Partial<PipelineSettings> = {}): PipelineSettings {
-  return {
-    fields: stringFields(2),
-    inputPrefix: 'incoming/',
-    outputPrefix: 'results/',
-    maxImageBytes: 1024,
-    fingerprint: FINGERPRINT,
-    contentCache: CACHE,
-    ...overrides,
-  };
+  return pipelineSettings(FINGERPRINT, { contentCache: CACHE, ...overrides });
 }
 
 function aWorld(o: { settings?: PipelineSettings; model?: FakeModel; store?: MemoryStore } = {}) {

@@ -7,7 +7,7 @@ import { processObject, type DirectDeps, type Invocation } from '../../functions
 import { RESULT_METADATA } from '../../functions/core/result-writer';
 import { type PipelineSettings } from '../../functions/core/settings';
 import type { ResultDocument } from '../../functions/core/document';
-import { FakeClock, FakeModel, finalError, JPEG_BYTES, memoryLogger, MemoryStore, PNG_BYTES, stringFields } from './fakes';
+import { FakeClock, FakeModel, finalError, JPEG_BYTES, memoryLogger, MemoryStore, pipelineSettings, PNG_BYTES } from './fakes';
 
 const BUCKET = 'labels';
 const FINGERPRINT = 'f'.repeat(64);
@@ -20,14 +20,7 @@ const finalResultOf = (etag: string) => ({
 });
 
 function someSettings(overrides: Partial<PipelineSettings> = {}): PipelineSettings {
-  return {
-    fields: stringFields(2),
-    inputPrefix: 'incoming/',
-    outputPrefix: 'results/',
-    maxImageBytes: 1024,
-    fingerprint: FINGERPRINT,
-    ...overrides,
-  };
+  return pipelineSettings(FINGERPRINT, { ...overrides });
 }
 
 interface World {

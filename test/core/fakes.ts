@@ -5,6 +5,7 @@
  */
 import { ModelError, ErrorCode, WriteConflictError } from '../../functions/core/errors';
 import type { FieldSpec } from '../../functions/core/fields';
+import type { PipelineSettings } from '../../functions/core/settings';
 import { parseFieldSet, type FieldSet } from '../../functions/core/fields';
 import type {
   Clock,
@@ -27,6 +28,21 @@ export function aField(overrides: Partial<FieldSpec> & { name: string }): FieldS
 }
 
 /** A validated set of `count` string fields named f0, f1, … */
+/**
+ * Plain settings of the direct job for core tests: two string fields,
+ * `incoming/` → `results/`, a 1 KiB image limit, the given fingerprint.
+ */
+export function pipelineSettings(fingerprint: string, overrides: Partial<PipelineSettings> = {}): PipelineSettings {
+  return {
+    fields: stringFields(2),
+    inputPrefix: 'incoming/',
+    outputPrefix: 'results/',
+    maxImageBytes: 1024,
+    fingerprint,
+    ...overrides,
+  };
+}
+
 export function stringFields(count: number): FieldSet {
   return parseFieldSet(Array.from({ length: count }, (_, i) => aField({ name: `f${i}` })));
 }
