@@ -21,7 +21,7 @@ import { InputRejectedError, ObjectNotFoundError, toErrorInfo } from './errors';
 import { extractFields } from './extract';
 import { notImageError, prepareImage, sniffImage, SNIFF_BYTES } from './image';
 import { leaseRefFor, type SkipReason } from './keys';
-import { claimLease, releaseLease } from './lease';
+import { claimLease, releaseLease, type ClaimOutcome } from './lease';
 import type { Gate } from './adaptive-limit';
 import type { Clock, ImageMime, Logger, ModelClient, ObjectStore } from './ports';
 import { publishResult, storedResultOf } from './result-writer';
@@ -110,14 +110,31 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
   if (admission.kind === 'reject') return write(rejectedResult(frame(), admission.error.toJSON()));
 
   const leaseRef = leaseRefFor(info, settings);
-  const claim = await claimLease({
-    store,
-    ref: leaseRef,
-    lease: { etag: info.etag, fingerprint: settings.fingerprint, owner: invocation.id, expiresAt: invocation.endsAt + LEASE_GRACE_MS },
-    now: clock.now(),
-    ...storeOptions,
-  });
+  // The image is read while the lease is claimed and the result is looked at
+  // once more: one S3 round trip fewer before the first model call. When the
+  // claim or the look finds nothing to do, the read is cancelled (a wasted
+  // GET only when two deliveries of one version race).
+  const reading = new AbortController();
+  const readSignal = invocation.storeSignal ? AbortSignal.any([invocation.storeSignal, reading.signal]) : reading.signal;
+  const image: Promise<ImageRead> = store.read(info, { maxBytes: settings.maxImageBytes, etag: info.etag, signal: readSignal }).then(
+    (read) => ({ read }),
+    (error: unknown) => ({ error }),
+  );
+  let claim: ClaimOutcome;
+  try {
+    claim = await claimLease({
+      store,
+      ref: leaseRef,
+      lease: { etag: info.etag, fingerprint: settings.fingerprint, owner: invocation.id, expiresAt: invocation.endsAt + LEASE_GRACE_MS },
+      now: clock.now(),
+      ...storeOptions,
+    });
+  } catch (err) {
+    reading.abort();
+    throw err;
+  }
   if (claim.kind === 'held') {
+    reading.abort();
     logger.info('another invocation is working on this object version; nothing to do', {
       leaseOwner: claim.by.owner,
       leaseExpiresAt: new Date(claim.by.expiresAt).toISOString(),
@@ -133,22 +150,21 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
     if (stored && stored.state === 'final' && stored.sourceEtag === info.etag && stored.fingerprint === settings.fingerprint) {
       return { kind: 'skipped', reason: 'duplicate', resultKey: slot.ref.key };
     }
-    return await extractAndWrite();
+    return await extractAndWrite(await image);
   } finally {
+    reading.abort();
     await releaseLease(store, leaseRef, claim.etag, invocation.storeSignal);
   }
 
-  async function extractAndWrite(): Promise<ProcessOutcome> {
-    let body: Buffer;
-    try {
-      const read = await store.read(info, { maxBytes: settings.maxImageBytes, etag: info.etag, ...storeOptions });
-      if (!read) return { kind: 'skipped', reason: 'not-found', resultKey: slot.ref.key };
-      body = read.body;
-    } catch (err) {
+  async function extractAndWrite(image: ImageRead): Promise<ProcessOutcome> {
+    if ('error' in image) {
+      const err = image.error;
       if (err instanceof ObjectNotFoundError) return { kind: 'skipped', reason: 'not-found', resultKey: slot.ref.key };
       if (err instanceof InputRejectedError) return write(rejectedResult(frame(), err.toJSON()));
       throw err;
     }
+    if (!image.read) return { kind: 'skipped', reason: 'not-found', resultKey: slot.ref.key };
+    const body = image.read.body;
 
     const mime = sniffImage(body.subarray(0, SNIFF_BYTES));
     if (!mime) return write(rejectedResult(frame(), notImageError(info.contentType).toJSON()));
@@ -219,6 +235,9 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
     return outcome;
   }
 }
+
+/** The image read, or why it could not be: settled, so a cancelled read is never an unhandled rejection. */
+type ImageRead = { readonly read: Awaited<ReturnType<ObjectStore['read']>> } | { readonly error: unknown };
 
 /** The fields of a resumed document that succeeded: kept as they are, never asked again. */
 function keptOutcomes(resume: ResultDocument | undefined, settings: PipelineSettings): Map<string, FieldOutcome> {

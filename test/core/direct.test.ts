@@ -197,6 +197,48 @@ describe('admit', () => {
 });
 
 describe('processObject', () => {
+  it('reads the image while it claims the lease: the read is asked for before the claim is written', async () => {
+    // Prepare: a store that notes how many reads had been asked for when the lease was written
+    const { store, deps, invocation } = aWorld();
+    const readsAtClaim: number[] = [];
+    const putJson = store.putJson.bind(store);
+    store.putJson = async (ref, value, metadata, options) => {
+      if (ref.key.endsWith('.lease')) readsAtClaim.push(store.reads.length);
+      return putJson(ref, value, metadata, options);
+    };
+    const etag = store.put(source('incoming/a.jpg'), JPEG_BYTES);
+
+    // Act
+    const outcome = await processObject(deps, { ...source('incoming/a.jpg'), etag }, invocation);
+
+    // Assess
+    expect(outcome.kind).toBe('written');
+    expect(readsAtClaim).toEqual([1]);
+  });
+
+  it('cancels that read when the result became final before the claim, and asks nothing', async () => {
+    // Prepare: the result turns final after admission looked (between the two HEADs)
+    const { store, model, deps, invocation } = aWorld();
+    const etag = store.put(source('incoming/a.jpg'), JPEG_BYTES);
+    const resultRef = { bucket: BUCKET, key: 'results/a.jpg.json' };
+    const putJson = store.putJson.bind(store);
+    store.putJson = async (ref, value, metadata, options) => {
+      const written = await putJson(ref, value, metadata, options);
+      if (ref.key.endsWith('.lease')) store.put(resultRef, Buffer.from('{}'), { metadata: finalResultOf(etag) });
+      return written;
+    };
+
+    // Act
+    const outcome = await processObject(deps, { ...source('incoming/a.jpg'), etag }, invocation);
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'skipped', reason: 'duplicate', resultKey: resultRef.key });
+    expect(model.calls).toHaveLength(0);
+    expect(store.reads).toHaveLength(1);
+    expect(store.reads[0]!.options.signal?.aborted).toBe(true);
+    expect(store.writes).toHaveLength(0);
+  });
+
   it('asks every field and writes the merged result with the source ETag as metadata', async () => {
     // Prepare
     const { store, model, deps, invocation } = aWorld();
@@ -209,7 +251,7 @@ describe('processObject', () => {
     expect(outcome.kind).toBe('written');
     expect(model.calls).toHaveLength(2);
     expect(store.reads).toEqual([
-      { ref: source('incoming/2026/a.jpg'), options: { maxBytes: 1024, etag } },
+      { ref: source('incoming/2026/a.jpg'), options: { maxBytes: 1024, etag, signal: expect.any(AbortSignal) } },
     ]);
     expect(store.writes).toHaveLength(1);
     const [write] = store.writes;

@@ -20,6 +20,7 @@ import type {
   ObjectStore,
   PutOptions,
   ReadOptions,
+  StoreCallOptions,
 } from '../../functions/core/ports';
 
 /** A field spec; `type` defaults to `string`. */
@@ -182,7 +183,7 @@ interface StoredObject {
 export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, StoredObject>();
   readonly writes: Array<{ ref: ObjectRef; value: unknown; metadata: Readonly<Record<string, string>> }> = [];
-  readonly reads: Array<{ ref: ObjectRef; options: ReadOptions }> = [];
+  readonly reads: Array<{ ref: ObjectRef; options: ReadOptions & StoreCallOptions }> = [];
   readonly deletes: ObjectRef[] = [];
   /** Writes of lease objects (keys ending in `.lease`); `writes` has the documents. */
   readonly leaseWrites: Array<{ ref: ObjectRef; value: unknown; metadata: Readonly<Record<string, string>> }> = [];
@@ -222,7 +223,7 @@ export class MemoryStore implements ObjectStore {
     return o ? this.#info(ref, o) : undefined;
   }
 
-  async read(ref: ObjectRef, options: ReadOptions): Promise<{ info: ObjectInfo; body: Buffer } | undefined> {
+  async read(ref: ObjectRef, options: ReadOptions & StoreCallOptions): Promise<{ info: ObjectInfo; body: Buffer } | undefined> {
     this.reads.push({ ref: { bucket: ref.bucket, key: ref.key }, options });
     const k = MemoryStore.keyOf(ref);
     if (this.vanishOnRead.has(k)) this.objects.delete(k);

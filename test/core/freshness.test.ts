@@ -283,6 +283,7 @@ describe('a duplicate in flight costs nothing', () => {
 
     // Act
     const second = await processObject(w.deps, { ...source('incoming/a.jpg'), etag }, w.invocation('request-2'));
+    const imageReadsCancelled = w.store.reads.filter((r) => r.ref.key === 'incoming/a.jpg').map((r) => r.options.signal?.aborted);
     gate.resolve();
     const firstOutcome = await first;
 
@@ -290,6 +291,8 @@ describe('a duplicate in flight costs nothing', () => {
     expect(second).toEqual({ kind: 'skipped', reason: 'in-flight', resultKey: 'results/a.jpg.json' });
     expect(firstOutcome.kind).toBe('written');
     expect(model.calls).toHaveLength(3);
+    // The second delivery's image read, started beside its claim, was cancelled when the claim failed.
+    expect(imageReadsCancelled).toEqual([false, true]);
     expect(w.store.objects.has(`${BUCKET}/${leaseRefFor(source('incoming/a.jpg'), w.deps.settings).key}`)).toBe(false);
   });
 
