@@ -30,7 +30,7 @@ export interface ModelClientParts {
  * @throws {import('./core/errors').ConfigError} when the API key's secret cannot be read.
  */
 export async function createModelClient(config: Config, parts: ModelClientParts = {}): Promise<ModelClient> {
-  if (config.model.provider === 'bedrock') return bedrockClientFor(config, parts);
+  if (config.model.provider === 'bedrock') return await bedrockClientFor(config, parts);
   const apiKey =
     config.model.apiKey ?? (config.model.apiKeySecretArn ? await readApiKeySecret(config.model.apiKeySecretArn) : undefined);
   return new OpenAIChatClient({
@@ -52,11 +52,11 @@ export async function createModelClient(config: Config, parts: ModelClientParts 
  * `process.env` by itself, but the config may come from another env (tests,
  * local runs), so it is passed explicitly rather than relied on.
  */
-function bedrockClientFor(config: Config, parts: ModelClientParts): ModelClient {
+async function bedrockClientFor(config: Config, parts: ModelClientParts): Promise<ModelClient> {
   const region = config.model.region ?? '';
   const client =
     parts.bedrockClient ??
-    createBedrockRuntimeClient({ region, ...(config.model.endpoint ? { endpoint: config.model.endpoint } : {}) });
+    (await createBedrockRuntimeClient({ region, ...(config.model.endpoint ? { endpoint: config.model.endpoint } : {}) }));
   return new BedrockConverseClient({
     modelId: config.model.name,
     region,

@@ -65,8 +65,8 @@ function bedrockHandler(extra: Record<string, string> = {}): OnUploadHandler {
     ...extra,
   };
   // The config's own endpoint and region; static credentials in place of the role's (the env given is not process.env).
-  const factory: ModelClientFactory = (config) => {
-    const sdk = createBedrockRuntimeClient({
+  const factory: ModelClientFactory = async (config) => {
+    const sdk = await createBedrockRuntimeClient({
       region: config.model.region!,
       endpoint: config.model.endpoint!,
       credentials: { accessKeyId: 'AKIDFIELDLENSTEST', secretAccessKey: 'fieldlens-test-secret' },

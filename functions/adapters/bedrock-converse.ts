@@ -19,16 +19,15 @@
  * does not know the block, so `promptCache` needs either a runtime at or
  * above it or this client bundled with the function.
  */
-import {
+import type {
   BedrockRuntimeClient,
-  ConverseCommand,
-  type BedrockRuntimeClientConfig,
-  type ContentBlock,
-  type ConverseCommandInput,
-  type ConverseCommandOutput,
-  type ImageFormat,
-  type Message,
-  type ToolInputSchema,
+  BedrockRuntimeClientConfig,
+  ContentBlock,
+  ConverseCommandInput,
+  ConverseCommandOutput,
+  ImageFormat,
+  Message,
+  ToolInputSchema,
 } from '@aws-sdk/client-bedrock-runtime';
 import { ErrorCode, ModelError } from '../core/errors';
 import type { CompleteOptions, ImageMime, ImagePayload, ModelClient, ModelReply, ModelRequest } from '../core/ports';
@@ -82,10 +81,23 @@ const FORMATS: Readonly<Record<ImageMime, ImageFormat>> = {
  *
  * @param options.endpoint a different endpoint (a VPC endpoint's DNS name, or a loopback test server).
  */
-export function createBedrockRuntimeClient(
+export async function createBedrockRuntimeClient(
   options: Pick<BedrockRuntimeClientConfig, 'region' | 'endpoint' | 'credentials'> & { readonly region: string },
-): BedrockRuntimeClient {
+): Promise<BedrockRuntimeClient> {
+  const { BedrockRuntimeClient } = await loadSdk();
   return new BedrockRuntimeClient({ ...options, maxAttempts: 1 });
+}
+
+let sdk: Promise<typeof import('@aws-sdk/client-bedrock-runtime')> | undefined;
+
+/**
+ * The SDK, imported when the first Bedrock client is made rather than when
+ * the bundle loads: a function that talks to an OpenAI-compatible endpoint
+ * never pays for it (it is a dynamic import of an external module, which
+ * esbuild leaves as it is; a static one would load at every cold start).
+ */
+function loadSdk(): Promise<typeof import('@aws-sdk/client-bedrock-runtime')> {
+  return (sdk ??= import('@aws-sdk/client-bedrock-runtime'));
 }
 
 const decoded = new WeakMap<Buffer, Uint8Array>();
@@ -122,7 +134,7 @@ export function imageBytes(image: ImagePayload): Uint8Array {
 export class BedrockConverseClient implements ModelClient {
   readonly modelName: string;
   readonly #region: string;
-  readonly #client: BedrockRuntimeClient;
+  readonly #client: Promise<BedrockRuntimeClient>;
   readonly #mode: StructuredOutputMode;
   readonly #promptCache: boolean;
 
@@ -141,7 +153,9 @@ export class BedrockConverseClient implements ModelClient {
     this.#region = options.region;
     this.#mode = mode;
     this.#promptCache = options.promptCache ?? false;
-    this.#client = options.client ?? createBedrockRuntimeClient({ region: options.region });
+    this.#client = options.client ? Promise.resolve(options.client) : createBedrockRuntimeClient({ region: options.region });
+    // A failed import surfaces in the first call; until then it is not an unhandled rejection.
+    this.#client.catch(() => undefined);
   }
 
   async complete(request: ModelRequest, options: CompleteOptions): Promise<ModelReply> {
@@ -151,7 +165,8 @@ export class BedrockConverseClient implements ModelClient {
     const startedAt = Date.now();
     let output: ConverseCommandOutput;
     try {
-      output = await this.#client.send(new ConverseCommand(input), { abortSignal });
+      const [{ ConverseCommand }, client] = await Promise.all([loadSdk(), this.#client]);
+      output = await client.send(new ConverseCommand(input), { abortSignal });
     } catch (err) {
       throw classifyBedrockError(err, {
         modelId: this.modelName,

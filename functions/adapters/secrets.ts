@@ -2,7 +2,7 @@
  * The model API key from Secrets Manager, read once per execution
  * environment (cold start) and cached for its life.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigError } from '../core/errors';
 
 /**
@@ -11,10 +11,14 @@ import { ConfigError } from '../core/errors';
  *
  * @throws {ConfigError} when the secret is empty or cannot be read.
  */
-export async function readApiKeySecret(secretArn: string, client = new SecretsManagerClient({})): Promise<string> {
+export async function readApiKeySecret(secretArn: string, client?: SecretsManagerClient): Promise<string> {
   let text: string | undefined;
   try {
-    const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+    // Imported here, not at the top: only a function whose key is in
+    // Secrets Manager loads the SDK (a static import of an external module
+    // would load it at every cold start).
+    const sdk = await import('@aws-sdk/client-secrets-manager');
+    const out = await (client ?? new sdk.SecretsManagerClient({})).send(new sdk.GetSecretValueCommand({ SecretId: secretArn }));
     text = out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary).toString('utf8') : undefined);
   } catch (err) {
     throw new ConfigError(`MODEL_API_KEY_SECRET_ARN: cannot read the secret (${(err as Error).name})`, { cause: err });

@@ -32,7 +32,7 @@ let sdk: BedrockRuntimeClient;
 
 beforeAll(async () => {
   server = await startBedrockTestServer();
-  sdk = createBedrockRuntimeClient({
+  sdk = await createBedrockRuntimeClient({
     region: REGION,
     endpoint: server.endpoint,
     // Static fake credentials: the SDK signs with them; nothing leaves loopback.
@@ -378,7 +378,7 @@ describe('BedrockConverseClient errors', () => {
     // Prepare: a server that is gone
     const gone = await startBedrockTestServer();
     await gone.close();
-    const client = createBedrockRuntimeClient({
+    const client = await createBedrockRuntimeClient({
       region: REGION,
       endpoint: gone.endpoint,
       credentials: { accessKeyId: 'AKIDFIELDLENSTEST', secretAccessKey: 'fieldlens-test-secret' },
@@ -443,7 +443,7 @@ describe('extractFields over Bedrock', () => {
       prompts: Object.fromEntries(fields.map((f) => [f.prompt, f.name])),
       handler: answerByField(Object.fromEntries(fields.map((f) => [f.name, `value of ${f.name}`]))),
     });
-    const client = createBedrockRuntimeClient({
+    const client = await createBedrockRuntimeClient({
       region: REGION,
       endpoint: throttled.endpoint,
       credentials: { accessKeyId: 'AKIDFIELDLENSTEST', secretAccessKey: 'fieldlens-test-secret' },

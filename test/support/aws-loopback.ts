@@ -11,7 +11,9 @@
  * - Lambda (REST-JSON): `Invoke`;
  * - Step Functions (awsJson1_0, `X-Amz-Target: AWSStepFunctions.*`):
  *   `StartExecution`, `DescribeExecution`, `ListMapRuns`, `DescribeMapRun`,
- *   each execution following a script of looks.
+ *   each execution following a script of looks;
+ * - Secrets Manager (awsJson1_1, `X-Amz-Target: secretsmanager.*`):
+ *   `GetSecretValue`, with `ResourceNotFoundException` for an unknown secret.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -42,6 +44,8 @@ export interface AwsLoopback {
   readonly invocations: Array<{ functionName: string; invocationType: string | undefined; payload: unknown }>;
   /** Executions started: state machine, name, parsed input. */
   readonly executions: Array<{ stateMachineArn: string; name: string; input: unknown }>;
+  /** Secrets by ARN: their `SecretString`, or their `SecretBinary` when a Buffer. */
+  readonly secrets: Map<string, string | Buffer>;
   /** The looks the next started execution goes through (DescribeExecution walks them; the last one stays). */
   scriptNextExecution(looks: readonly ExecutionLook[]): void;
   close(): Promise<void>;
@@ -56,6 +60,7 @@ export async function startAwsLoopback(): Promise<AwsLoopback> {
   const scripts = new Map<string, { looks: readonly ExecutionLook[]; at: number }>();
   let nextScript: readonly ExecutionLook[] = [{ status: 'SUCCEEDED', output: {} }];
   const moveTasks: Array<{ handle: string; source: string; moved: number }> = [];
+  const secrets = new Map<string, string | Buffer>();
   let ids = 0;
   let endpoint = '';
 
@@ -194,6 +199,21 @@ export async function startAwsLoopback(): Promise<AwsLoopback> {
     }
   };
 
+  const secretsManager = (res: ServerResponse, op: string, body: { SecretId?: string }) => {
+    const type = 'application/x-amz-json-1.1';
+    if (op !== 'GetSecretValue') return json(res, 400, { __type: 'UnknownOperationException', message: op }, type);
+    const value = secrets.get(String(body.SecretId));
+    if (value === undefined) {
+      return json(res, 400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." }, type);
+    }
+    return json(
+      res,
+      200,
+      { ARN: body.SecretId, Name: 'secret', ...(typeof value === 'string' ? { SecretString: value } : { SecretBinary: value.toString('base64') }) },
+      type,
+    );
+  };
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -212,6 +232,7 @@ export async function startAwsLoopback(): Promise<AwsLoopback> {
       }
       if (target.startsWith('AmazonSQS.')) return sqs(res, target.slice('AmazonSQS.'.length), JSON.parse(text || '{}'));
       if (target.startsWith('AWSStepFunctions.')) return stepFunctions(res, target.slice('AWSStepFunctions.'.length), JSON.parse(text || '{}'));
+      if (target.startsWith('secretsmanager.')) return secretsManager(res, target.slice('secretsmanager.'.length), JSON.parse(text || '{}'));
       return cloudFormation(res, new URLSearchParams(text));
     });
   });
@@ -226,6 +247,7 @@ export async function startAwsLoopback(): Promise<AwsLoopback> {
     bodies: (queue) => queueOf(queue).map((m) => m.body),
     invocations,
     executions,
+    secrets,
     scriptNextExecution: (looks) => void (nextScript = looks),
     close: () => new Promise<void>((done) => server.close(() => done())),
   };
