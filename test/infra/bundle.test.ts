@@ -47,6 +47,14 @@ describe('the handler bundle (real esbuild, no Docker)', () => {
     // Without tracing, the tracer and the X-Ray SDK are left out of the bundle.
     expect(readFileSync(bundle, 'utf8')).not.toContain('captureAWSv3Client');
     expect(readFileSync(bundle, 'utf8')).not.toContain('AWS_XRAY_DAEMON_ADDRESS');
+    // The Bedrock and Secrets Manager SDKs load only when used: dynamic
+    // imports, not static ones that every cold start would pay for.
+    const code = readFileSync(bundle, 'utf8');
+    for (const sdk of ['@aws-sdk/client-bedrock-runtime', '@aws-sdk/client-secrets-manager']) {
+      expect(code, `${sdk} imported statically`).not.toMatch(new RegExp(`from\\s*"${sdk}"`));
+      expect(code, `${sdk} imported when used`).toMatch(new RegExp(`import\\("${sdk}"\\)`));
+    }
+    expect(code).toMatch(/from\s*"@aws-sdk\/client-s3"/);
 
     // Assess: it imports in a clean Node process. The Lambda runtime provides
     // the AWS SDK, which the bundle leaves out; a link to the project's copy
