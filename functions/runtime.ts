@@ -137,7 +137,7 @@ export async function loadStarterRuntime(
     config,
     settings,
     store,
-    starter: new SfnExecutionStarter(parts.sfnClient ?? createSfnClient(), config.stateMachineArn),
+    starter: new SfnExecutionStarter(parts.sfnClient ?? (await createSfnClient()), config.stateMachineArn),
     logger,
     telemetry,
   };

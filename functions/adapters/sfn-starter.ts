@@ -4,8 +4,19 @@
  * The SDK reads `AWS_ENDPOINT_URL_SFN` (or `AWS_ENDPOINT_URL`) itself, so the
  * same code runs against any server that speaks the Step Functions protocol.
  */
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, type SFNClientConfig } from '@aws-sdk/client-sfn';
+import type { SFNClient, SFNClientConfig } from '@aws-sdk/client-sfn';
 import type { ExecutionStarter, StartResult } from '../core/ports';
+
+let sdk: Promise<typeof import('@aws-sdk/client-sfn')> | undefined;
+
+/**
+ * The SDK, imported when the first client is made: the runtime module that
+ * wires the starter is in every function's bundle, and a static import of
+ * an external module would load it at every function's cold start.
+ */
+function loadSdk(): Promise<typeof import('@aws-sdk/client-sfn')> {
+  return (sdk ??= import('@aws-sdk/client-sfn'));
+}
 
 /** Starts executions of one state machine. */
 export class SfnExecutionStarter implements ExecutionStarter {
@@ -18,6 +29,7 @@ export class SfnExecutionStarter implements ExecutionStarter {
   }
 
   async start(name: string | undefined, input: unknown): Promise<StartResult> {
+    const { ExecutionAlreadyExists, StartExecutionCommand } = await loadSdk();
     try {
       const out = await this.#client.send(
         new StartExecutionCommand({
@@ -38,6 +50,7 @@ export class SfnExecutionStarter implements ExecutionStarter {
 }
 
 /** A Step Functions client; `config` is for tests (endpoint, credentials). */
-export function createSfnClient(config: SFNClientConfig = {}): SFNClient {
+export async function createSfnClient(config: SFNClientConfig = {}): Promise<SFNClient> {
+  const { SFNClient } = await loadSdk();
   return new SFNClient(config);
 }

@@ -109,7 +109,9 @@ export async function startSfnRig(options: { model?: TestServerOptions; buckets?
       maxAttempts: 1,
     });
     // As the stack sets it for the starter: the pipeline's variables, no endpoint.
-    return createSfnStartHandler(once(() => loadStarterRuntime({ ...baseEnv, STATE_MACHINE_ARN, ...extra }, { ...parts, sfnClient })));
+    return createSfnStartHandler(
+      once(async () => loadStarterRuntime({ ...baseEnv, STATE_MACHINE_ARN, ...extra }, { ...parts, sfnClient: await sfnClient })),
+    );
   };
 
   return {
