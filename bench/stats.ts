@@ -12,6 +12,16 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** The `q` quantile of `values` (0 ≤ q ≤ 1), interpolated between neighbours; NaN when empty. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (sorted.length - 1) * Math.min(1, Math.max(0, q));
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
+}
+
 /** Rounds to `digits` decimals (figures in the results file stay readable). */
 export function round(value: number, digits = 0): number {
   const f = 10 ** digits;

@@ -15,6 +15,12 @@
  *   it on purpose; every image must still end `complete`, and the adaptive
  *   in-flight limit (`functions/core/adaptive-limit.ts`) keeps the 429s few
  *   and the makespan near the ideal.
+ *
+ * Beside the measured runs, the same runs as a model in virtual time
+ * (`bench/throttle-model.ts`: the real extraction core and gate against a
+ * simulated endpoint, over many seeds) with the S3 time and answer-time
+ * spread measured here, and once with no S3 time: what the scheduling
+ * itself costs, apart from this machine's noise.
  */
 import { performance } from 'node:perf_hooks';
 import { endpointBudget, type EndpointBudget } from '../infra/budget';
@@ -25,8 +31,9 @@ import type { S3NotificationEvent } from '../local/s3-server';
 import { startBenchS3, type BenchS3 } from './local-s3';
 import { localS3Client } from './s3-client';
 import { fixed, mark, ms, type Check, type SectionResult } from './report';
-import { median, round } from './stats';
+import { median, quantile, round } from './stats';
 import { startBenchModel } from './test-model';
+import { summarizeThrottleModel, type ThrottleModelOptions, type ThrottleModelSummary } from './throttle-model';
 
 /** Target: makespan ≤ this × the ideal when the server queues. */
 export const QUEUE_MAX_RATIO = 1.1;
@@ -57,6 +64,9 @@ export interface ThroughputOptions {
 
 export type ServerMode = 'queue' | 'reject';
 
+/** Seeds of each modelled run. */
+export const MODEL_SEEDS = 100;
+
 export interface ThroughputRun {
   readonly mode: ServerMode;
   /** ± jitter on L in this run. */
@@ -84,6 +94,18 @@ export interface ThroughputRun {
   readonly medianImageMs: number;
   /** Median S3 time of one image (inside its wall time). */
   readonly medianImageS3Ms: number;
+  /** Half the 10th-90th percentile range of the answered fields' times: how much one answer's time varied. */
+  readonly answerSpreadMs: number;
+}
+
+/** One modelled run (see bench/throttle-model.ts). */
+export interface ModelledRun {
+  readonly name: string;
+  readonly mode: ServerMode;
+  readonly imagesAtOnce: number;
+  readonly s3Ms: number;
+  readonly noiseMs: number;
+  readonly summary: ThrottleModelSummary;
 }
 
 export interface ThroughputFigures {
@@ -97,6 +119,8 @@ export interface ThroughputFigures {
   /** ⌈N·F/C⌉·L */
   readonly idealMs: number;
   readonly runs: readonly ThroughputRun[];
+  /** The same runs as a model in virtual time. */
+  readonly modelled: readonly ModelledRun[];
 }
 
 export async function runThroughputSection(o: ThroughputOptions): Promise<SectionResult<ThroughputFigures>> {
@@ -118,6 +142,7 @@ export async function runThroughputSection(o: ThroughputOptions): Promise<Sectio
       o.jitter > 0
         ? [await runMode(s3, o, 'queue', budget.concurrentImages, budget.perImage, idealMs, o.latencyMs * o.jitter)]
         : [];
+    const modelled = await modelRuns(o, budget, queue, reject);
     const figures: ThroughputFigures = {
       images: o.images,
       fieldsPerImage: o.fieldsPerImage,
@@ -127,11 +152,54 @@ export async function runThroughputSection(o: ThroughputOptions): Promise<Sectio
       budget,
       idealMs,
       runs: [queue, reject, ...jittered],
+      modelled,
     };
     return { id: 'throughput', title: 'Throughput under the endpoint’s capacity', figures, ...present(figures) };
   } finally {
     await s3.close();
   }
+}
+
+/**
+ * The queue and reject runs as models, with the S3 time of an image and the
+ * spread of an answer's time as measured in the reject run (S3 split evenly
+ * before and after the model calls: three round trips each), and the reject
+ * run once more with no S3 time.
+ */
+async function modelRuns(o: ThroughputOptions, budget: EndpointBudget, queue: ThroughputRun, reject: ThroughputRun): Promise<ModelledRun[]> {
+  const base = {
+    images: o.images,
+    fields: syntheticFields(o.fieldsPerImage),
+    capacity: o.capacity,
+    latencyMs: o.latencyMs,
+    retryAfterMs: o.retryAfterMs,
+    perImage: budget.perImage,
+    noiseMs: queue.answerSpreadMs,
+  };
+  const s3Ms = round(reject.medianImageS3Ms);
+  const cases: Array<{ name: string; options: ThrottleModelOptions }> = [
+    {
+      name: 'queue',
+      options: { ...base, overCapacity: 'queue', environments: queue.imagesAtOnce, s3BeforeMs: s3Ms / 2, s3AfterMs: s3Ms / 2 },
+    },
+    {
+      name: 'reject',
+      options: { ...base, overCapacity: 'reject', environments: reject.imagesAtOnce, s3BeforeMs: s3Ms / 2, s3AfterMs: s3Ms / 2 },
+    },
+    { name: 'reject, no S3 time', options: { ...base, overCapacity: 'reject', environments: reject.imagesAtOnce, s3BeforeMs: 0, s3AfterMs: 0 } },
+  ];
+  const out: ModelledRun[] = [];
+  for (const c of cases) {
+    out.push({
+      name: c.name,
+      mode: c.options.overCapacity,
+      imagesAtOnce: c.options.environments,
+      s3Ms: c.options.s3BeforeMs + c.options.s3AfterMs,
+      noiseMs: c.options.noiseMs,
+      summary: await summarizeThrottleModel(c.options, MODEL_SEEDS),
+    });
+  }
+  return out;
 }
 
 async function runMode(
@@ -204,6 +272,7 @@ async function runMode(
       maxFieldAttempts: Math.max(0, ...done.flatMap((d) => Object.values(d.document.fieldResults).map((r) => r.attempts))),
       medianImageMs: round(median(done.map((d) => d.wallMs)), 1),
       medianImageS3Ms: round(median(done.map((d) => d.s3.totalMs)), 1),
+      answerSpreadMs: round(answerSpread(done), 1),
     };
   } finally {
     await Promise.all(workers.map((w) => w.handler.close()));
@@ -299,9 +368,42 @@ function present(f: ThroughputFigures): Pick<SectionResult, 'tables' | 'checks'>
             : []),
         ],
       },
+      {
+        title: `The same runs as a model in virtual time (bench/throttle-model.ts), ${MODEL_SEEDS} seeds each`,
+        columns: ['run', 'images at once', 'S3 ms / image', 'answer ± ms', 'makespan / ideal: p10', 'median', 'p90', '429/useful', 'all complete'],
+        rows: f.modelled.map((m) => [
+          m.name,
+          String(m.imagesAtOnce),
+          ms(m.s3Ms),
+          fixed(m.noiseMs, 1),
+          fixed(m.summary.ratio.p10, 3),
+          fixed(m.summary.ratio.median, 3),
+          fixed(m.summary.ratio.p90, 3),
+          fixed(m.summary.medianPer429, 3),
+          `${m.summary.allComplete}/${m.summary.seeds}`,
+        ]),
+        notes: [
+          'The extraction core and the adaptive gate as they run in the handler, against a simulated endpoint with the same C, L and 429s, in virtual time:',
+          'no sockets, no S3 server, no other process on the two cores. S3 time and the spread of an answer’s time are the ones measured above.',
+          'queue: with the derived limits nothing fills the endpoint while an image reads and writes S3, so each round costs L + S3 (a fixed ratio).',
+          `reject: ${reject.imagesAtOnce} environments share C; each one's in-flight limit settles between 1 and ${b.perImage}, and an image of ${f.fieldsPerImage} fields`,
+          'at a limit below that needs two or three rounds whose last is not full: the endpoint is idle for slots no environment may use, and the spread',
+          'over seeds shows how much one run depends on where the throttles fall. "no S3 time": the same with every S3 call free.',
+        ],
+      },
     ],
     checks,
   };
+}
+
+/** Half the 10th-90th percentile range of the times of the fields answered at the first attempt. */
+function answerSpread(done: readonly Invocation[]): number {
+  const times = done.flatMap((d) =>
+    Object.values(d.document.fieldResults)
+      .filter((r) => r.status === 'ok' && r.attempts === 1)
+      .map((r) => r.latencyMs),
+  );
+  return times.length > 0 ? (quantile(times, 0.9) - quantile(times, 0.1)) / 2 : 0;
 }
 
 /** 429s per useful request: per field answered (N × F). */

@@ -79,6 +79,8 @@ export async function extractField(
   let attempts = 0;
   let retries = 0;
   let rateLimitWaits = 0;
+  // The last attempt was refused for load: the next one goes by hand-off (see adaptive-limit.ts).
+  let refusedForLoad = false;
   let followUp: readonly ChatTurn[] = [];
 
   // `accepted`: the reply whose answer became the value, for its confidence.
@@ -147,8 +149,9 @@ export async function extractField(
           if (isThrottle(err)) feedback?.throttled();
           throw err;
         }
-      });
+      }, { handOff: refusedForLoad });
     } catch (err) {
+      refusedForLoad = isThrottle(err);
       const timedOut = err instanceof ModelError && err.code === ErrorCode.MODEL_TIMEOUT;
       if (o.deadline.aborted || (limitIsDeadline && timedOut)) return finish(null, deadlineError(o.deadline, err));
       const modelErr = err instanceof ModelError ? err : undefined;
@@ -186,6 +189,7 @@ export async function extractField(
       continue;
     }
 
+    refusedForLoad = false;
     const used = replyUsage(reply);
     if (used) usage = addUsage(usage, used);
     if (reply.finishReason === 'length') {

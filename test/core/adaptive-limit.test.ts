@@ -240,3 +240,88 @@ describe('createAdaptiveLimit', () => {
     await expect(after).resolves.toBe('next');
   });
 });
+
+describe('createAdaptiveLimit: retries by hand-off', () => {
+  it('holds a hand-off while one of its requests is in flight, though the limit has room, and starts it on that answer', async () => {
+    // Prepare: cap 4, one request in flight
+    const limit = createAdaptiveLimit(new AimdLevel(4));
+    const t = tracked();
+    const inFlight = deferred();
+    const retry = deferred();
+    const first = limit(t.task(inFlight.promise));
+    await flush();
+
+    // Act
+    const handedOff = limit(t.task(retry.promise), { handOff: true });
+    await flush();
+    const whileWaiting = { running: t.running(), waiting: limit.waiting };
+    inFlight.resolve();
+    await first;
+    await flush();
+    const afterAnswer = { running: t.running(), waiting: limit.waiting };
+    retry.resolve();
+    await handedOff;
+
+    // Assess
+    expect(whileWaiting).toEqual({ running: 1, waiting: 1 });
+    expect(afterAnswer).toEqual({ running: 1, waiting: 0 });
+  });
+
+  it('starts a hand-off at once when nothing is in flight', async () => {
+    const limit = createAdaptiveLimit(new AimdLevel(4));
+
+    await expect(limit(async () => 'went', { handOff: true })).resolves.toBe('went');
+  });
+
+  it('gives an answered slot to a hand-off before the tasks queued for a slot', async () => {
+    // Prepare: cap 1, one running, a new task queued, then a hand-off
+    const limit = createAdaptiveLimit(new AimdLevel(1));
+    const order: string[] = [];
+    const inFlight = deferred();
+    const first = limit(() => inFlight.promise);
+    const queued = limit(async () => void order.push('queued'));
+    const handedOff = limit(async () => void order.push('hand-off'), { handOff: true });
+    await flush();
+
+    // Act
+    inFlight.resolve();
+    await Promise.all([first, queued, handedOff]);
+
+    // Assess
+    expect(order).toEqual(['hand-off', 'queued']);
+  });
+
+  it('hands off nothing when a request is refused (it held no slot), until nothing is left in flight', async () => {
+    // Prepare: cap 4, two requests in flight, one hand-off waiting
+    const limit = createAdaptiveLimit(new AimdLevel(4));
+    const t = tracked();
+    const a = deferred();
+    const b = deferred();
+    const feedbacks: Array<AttemptFeedback | undefined> = [];
+    const first = limit(t.task(a.promise, (f) => feedbacks.push(f)));
+    const second = limit(t.task(b.promise, (f) => feedbacks.push(f)));
+    await flush();
+    const retry = deferred();
+    const handedOff = limit(t.task(retry.promise), { handOff: true });
+    await flush();
+
+    // Act: the first is refused; then the second is refused too, leaving nothing in flight
+    feedbacks[0]!.throttled();
+    a.resolve();
+    await first;
+    await flush();
+    const afterRefusal = limit.waiting;
+    feedbacks[1]!.throttled();
+    b.resolve();
+    await second;
+    await flush();
+    const afterAllGone = { running: t.running(), waiting: limit.waiting };
+    retry.resolve();
+    await handedOff;
+
+    // Assess
+    expect(afterRefusal).toBe(1);
+    expect(afterAllGone).toEqual({ running: 1, waiting: 0 });
+  });
+});
+

@@ -3,7 +3,7 @@ import { answerJsonSchema, SYSTEM_PROMPT } from '../../functions/core/answer';
 import { ErrorCode, FieldlensError } from '../../functions/core/errors';
 import { extractFields, type ExtractOptions } from '../../functions/core/extract';
 import { parseFieldSet, type FieldSet } from '../../functions/core/fields';
-import { AimdLevel, createAdaptiveLimit } from '../../functions/core/adaptive-limit';
+import { AimdLevel, createAdaptiveLimit, type Gate } from '../../functions/core/adaptive-limit';
 import { createLimit } from '../../functions/core/limit';
 import type { Clock, CompleteOptions, ModelReply, ModelRequest } from '../../functions/core/ports';
 import type { FieldOutcome } from '../../functions/core/document';
@@ -171,11 +171,40 @@ describe('extractFields: fan-out', () => {
     gate.resolve();
     const outcomes = await running;
 
-    // Assess: four throttles of requests in flight together halve the limit once, to 2
+    // Assess: four throttles of requests in flight together halve the limit
+    // once, to 2. The retries go by hand-off: the first alone (nothing was in
+    // flight), the others take over answered slots, never more than 2 at once.
     expect(level.throttles).toBe(4);
-    expect(retriesInFlight).toBe(2);
+    expect(retriesInFlight).toBe(1);
     expect(counter.most()).toBe(2);
     expect(outcomes.every((o) => o.result.status === 'ok')).toBe(true);
+  });
+
+  it('asks again by hand-off only after a refusal for load (429, 503), not after other failures', async () => {
+    // Prepare: a gate that notes how each attempt enters it
+    const entries: Array<boolean | undefined> = [];
+    const spy: Gate = (task, options) => {
+      entries.push(options?.handOff);
+      return task();
+    };
+    const { options } = aHarness(
+      {
+        f0: [
+          retryableError(ErrorCode.MODEL_RATE_LIMITED, { status: 429 }),
+          retryableError(ErrorCode.MODEL_SERVER_ERROR, { status: 503 }),
+          retryableError(ErrorCode.MODEL_SERVER_ERROR, { status: 500 }),
+          aReply('served'),
+        ],
+      },
+      { limit: spy },
+    );
+
+    // Act
+    const outcome = only(await extractFields(options));
+
+    // Assess: first attempt, after the 429, after the 503, after the 500
+    expect(outcome.result.status).toBe('ok');
+    expect(entries).toEqual([false, true, true, false]);
   });
 
   it('shares one limit across the images of an invocation', async () => {

@@ -1,0 +1,218 @@
+/**
+ * The throughput section's runs as a model in virtual time: the real
+ * extraction core (`extractFields` with its retry waits, and each execution
+ * environment's adaptive gate over the `AimdLevel` it keeps between
+ * invocations) against a simulated endpoint that serves C requests at once
+ * and, beyond C, queues them or answers 429. An image's S3 calls are fixed
+ * waits before and after its model calls.
+ *
+ * There are no sockets, no S3 server and no second process competing for
+ * the two cores, so what is left is what the scheduling itself costs; and
+ * since a run takes milliseconds rather than a quarter of a minute, the
+ * same run is repeated over many seeds to give its spread. The benchmark
+ * prints it beside the measured runs so that a missed target can be told
+ * apart from noise: with the measured S3 time and with none.
+ *
+ * Virtual time: every wait is a `Clock.sleep` on {@link VirtualTime}, which
+ * lets all promise callbacks run before it moves to the next timer, so
+ * the core runs unchanged and nothing ever waits for real.
+ */
+import { AimdLevel, createAdaptiveLimit } from '../functions/core/adaptive-limit';
+import { ErrorCode, ModelError } from '../functions/core/errors';
+import { extractFields } from '../functions/core/extract';
+import type { FieldSet } from '../functions/core/fields';
+import { prepareImage } from '../functions/core/image';
+import type { Clock, CompleteOptions, Logger, ModelClient, ModelReply, ModelRequest } from '../functions/core/ports';
+import { noisePng } from './images';
+import { quantile } from './stats';
+
+/** A clock whose time moves only from one timer to the next. */
+export class VirtualTime implements Clock {
+  #now = 0;
+  #seq = 0;
+  // Sorted by time, then by when the timer was set: equal times fire in order.
+  readonly #timers: Array<{ readonly at: number; readonly seq: number; readonly fire: () => void }> = [];
+
+  now(): number {
+    return this.#now;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((fire) => {
+      const timer = { at: this.#now + Math.max(0, ms), seq: ++this.#seq, fire };
+      let i = this.#timers.length;
+      while (i > 0 && this.#timers[i - 1]!.at > timer.at) i--;
+      this.#timers.splice(i, 0, timer);
+    });
+  }
+
+  /** Fires timers in order until none is left and every promise callback has run. */
+  async run(): Promise<void> {
+    for (;;) {
+      // setImmediate runs after every queued promise callback (and those they queue).
+      await new Promise<void>((r) => setImmediate(r));
+      const timer = this.#timers.shift();
+      if (!timer) return;
+      this.#now = timer.at;
+      timer.fire();
+    }
+  }
+}
+
+/** The time a refusal takes to come back: a round trip with no work behind it. */
+const REFUSAL_MS = 1;
+
+/** An endpoint that serves `capacity` requests at once, each for `latencyMs`; beyond that it queues or refuses. */
+class SimulatedEndpoint implements ModelClient {
+  readonly modelName = 'simulated';
+  requests = 0;
+  rejected = 0;
+  #serving = 0;
+  readonly #queue: Array<() => void> = [];
+
+  constructor(
+    private readonly time: VirtualTime,
+    private readonly o: Pick<ThrottleModelOptions, 'capacity' | 'latencyMs' | 'retryAfterMs' | 'overCapacity' | 'noiseMs'>,
+    private readonly random: () => number,
+  ) {}
+
+  async complete(request: ModelRequest, _options: CompleteOptions): Promise<ModelReply> {
+    this.requests++;
+    if (this.#serving >= this.o.capacity) {
+      if (this.o.overCapacity === 'reject') {
+        this.rejected++;
+        await this.time.sleep(REFUSAL_MS);
+        throw new ModelError(ErrorCode.MODEL_RATE_LIMITED, 'over capacity', {
+          retryable: true,
+          retryAfterMs: this.o.retryAfterMs,
+          status: 429,
+        });
+      }
+      await new Promise<void>((resume) => this.#queue.push(resume));
+    } else {
+      this.#serving++;
+    }
+    await this.time.sleep(this.o.latencyMs + (this.random() * 2 - 1) * this.o.noiseMs);
+    // A queued request takes the slot over; otherwise it is free.
+    const next = this.#queue.shift();
+    if (next) next();
+    else this.#serving--;
+    return { text: JSON.stringify({ value: `value of ${request.schemaName}` }), finishReason: 'stop' };
+  }
+}
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+
+/** mulberry32: a small seeded generator, so a seed gives the same run every time. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface ThrottleModelOptions {
+  readonly images: number;
+  readonly fields: FieldSet;
+  readonly capacity: number;
+  readonly latencyMs: number;
+  readonly retryAfterMs: number;
+  /**
+   * ± this on every answer's time. The measured runs' answers take L plus
+   * a few milliseconds of event loop and network that differ from request
+   * to request; with none at all, environments that start together stay in
+   * lockstep and collide at every round, which no real run does.
+   */
+  readonly noiseMs: number;
+  readonly overCapacity: 'queue' | 'reject';
+  /** Execution environments at once, each taking the next image when done with the last. */
+  readonly environments: number;
+  /** `MODEL_MAX_CONCURRENCY`: each environment's cap. */
+  readonly perImage: number;
+  /** An image's S3 time before its first model call and after its last. */
+  readonly s3BeforeMs: number;
+  readonly s3AfterMs: number;
+}
+
+export interface ThrottleModelRun {
+  readonly makespanMs: number;
+  readonly complete: number;
+  readonly requests: number;
+  readonly rejected: number;
+}
+
+/** One run with one seed. */
+export async function runThrottleModel(o: ThrottleModelOptions, seed: number): Promise<ThrottleModelRun> {
+  const time = new VirtualTime();
+  const random = seeded(seed);
+  const endpoint = new SimulatedEndpoint(time, o, seeded(seed ^ 0x5eed));
+  const image = prepareImage(noisePng(2_000).bytes, 'image/png');
+  const never = new AbortController().signal;
+  let next = 0;
+  let complete = 0;
+  let finishedAt = 0;
+  const environment = async (): Promise<void> => {
+    const level = new AimdLevel(o.perImage);
+    while (next < o.images) {
+      next++;
+      await time.sleep(o.s3BeforeMs);
+      const outcomes = await extractFields({
+        image,
+        fields: o.fields,
+        model: endpoint,
+        deadline: never,
+        deadlineAt: Number.MAX_SAFE_INTEGER,
+        limit: createAdaptiveLimit(level),
+        timeoutMs: 60_000,
+        maxRetries: 2,
+        maxTokens: 256,
+        clock: time,
+        logger: silent,
+        random,
+      });
+      await time.sleep(o.s3AfterMs);
+      if (outcomes.every((f) => f.result.status === 'ok')) complete++;
+      finishedAt = Math.max(finishedAt, time.now());
+    }
+  };
+  let settled = false;
+  const all = Promise.all(Array.from({ length: o.environments }, environment)).finally(() => (settled = true));
+  await time.run();
+  // Every timer has fired: a run still pending now would never finish.
+  if (!settled) throw new Error('the throttle model stalled: environments wait with no timer left');
+  await all;
+  return { makespanMs: finishedAt, complete, requests: endpoint.requests, rejected: endpoint.rejected };
+}
+
+export interface ThrottleModelSummary {
+  readonly seeds: number;
+  /** Makespan / ideal ⌈N·F/C⌉·L over the seeds. */
+  readonly ratio: { readonly p10: number; readonly median: number; readonly p90: number };
+  /** 429s per useful request (N·F), median over the seeds. */
+  readonly medianPer429: number;
+  /** Seeds whose every image ended complete. */
+  readonly allComplete: number;
+}
+
+/** `seeds` runs (seeds 1 … n), summarised against the ideal. */
+export async function summarizeThrottleModel(o: ThrottleModelOptions, seeds: number): Promise<ThrottleModelSummary> {
+  const useful = o.images * o.fields.length;
+  const idealMs = Math.ceil(useful / o.capacity) * o.latencyMs;
+  const runs: ThrottleModelRun[] = [];
+  for (let seed = 1; seed <= seeds; seed++) runs.push(await runThrottleModel(o, seed));
+  const ratios = runs.map((r) => r.makespanMs / idealMs);
+  return {
+    seeds,
+    ratio: { p10: quantile(ratios, 0.1), median: quantile(ratios, 0.5), p90: quantile(ratios, 0.9) },
+    medianPer429: quantile(
+      runs.map((r) => r.rejected / useful),
+      0.5,
+    ),
+    allComplete: runs.filter((r) => r.complete === o.images).length,
+  };
+}
