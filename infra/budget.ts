@@ -63,6 +63,12 @@ export interface EndpointBudgetInput {
    * @default TRIGGER_LIMITS.direct
    */
   readonly limits?: ConcurrentImageLimits;
+  /**
+   * The most requests one image can have in flight, whatever the capacity
+   * (the Step Functions fan-out: {@link INLINE_MAP_MAX_CONCURRENCY}).
+   * @default no limit
+   */
+  readonly perImageMax?: number;
 }
 
 /** The limits derived from an endpoint's capacity. */
@@ -91,9 +97,10 @@ export interface EndpointBudget {
  * ```
  */
 export function endpointBudget(input: EndpointBudgetInput): EndpointBudget {
-  const { capacity, fieldCount, limits = TRIGGER_LIMITS.direct } = input;
+  const { capacity, fieldCount, limits = TRIGGER_LIMITS.direct, perImageMax = Number.MAX_SAFE_INTEGER } = input;
   requirePositiveInteger('capacity', capacity);
   requirePositiveInteger('fieldCount', fieldCount);
+  requirePositiveInteger('perImageMax', perImageMax);
   requirePositiveInteger('limits.min', limits.min);
   requirePositiveInteger('limits.max', limits.max);
   if (limits.max < limits.min) {
@@ -106,7 +113,7 @@ export function endpointBudget(input: EndpointBudgetInput): EndpointBudget {
     );
   }
 
-  let perImage = Math.min(fieldCount, capacity);
+  let perImage = Math.min(fieldCount, capacity, perImageMax);
   const concurrentImages = clamp(Math.floor(capacity / perImage), limits.min, limits.max);
   // Raising the image count to the platform's minimum leaves less for each image.
   perImage = Math.min(perImage, Math.floor(capacity / concurrentImages));

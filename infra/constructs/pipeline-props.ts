@@ -262,10 +262,11 @@ export function resolveFields(fields: FieldSet | undefined): { readonly fields: 
 }
 
 /** The endpoint budget of a pipeline: its model's capacity over its field set, within its trigger's limits. */
-export function pipelineBudget(props: PipelineProps, limits: ConcurrentImageLimits): EndpointBudget {
+export function pipelineBudget(props: PipelineProps, limits: ConcurrentImageLimits, perImageMax?: number): EndpointBudget {
   return endpointBudget({
     capacity: props.model.capacity ?? PIPELINE_DEFAULTS.modelCapacity,
     fieldCount: resolveFields(props.fields).fields.length,
     limits,
+    ...(perImageMax !== undefined ? { perImageMax } : {}),
   });
 }

@@ -29,8 +29,8 @@ import { MonitoredDeadLetterQueue } from './dead-letter-queue';
 import { expireObjectsUnder } from './fieldlens-bucket';
 import { subscribeToObjectsCreated } from './object-created-source';
 import type { FieldlensFunction } from './lambda-defaults';
-import { PIPELINE_DEFAULTS, pipelineBudget, type FieldlensPipeline, type PipelineProps } from './pipeline-props';
-import { validatePipelineProps } from './pipeline-validation';
+import { PIPELINE_DEFAULTS, pipelineBudget, resolveFields, type FieldlensPipeline, type PipelineProps } from './pipeline-props';
+import { inlineMapConcurrency, validatePipelineProps } from './pipeline-validation';
 import { acknowledgeStateMachineWildcards, stepFunctionsDefinition } from './stepfunctions-definition';
 import { stepFunctionsStarter, stepFunctionsTaskFunctions, type StepFunctionsTaskFunctions } from './stepfunctions-functions';
 
@@ -105,7 +105,11 @@ export class StepFunctionsPipeline extends Construct implements FieldlensPipelin
       throw new FieldlensPropsError(`throttleRetries: expected a whole number from 0 to 99999999, got ${throttleRetries}`);
     }
     const reserve = props.reserveConcurrency ?? true;
-    this.budget = pipelineBudget(props, TRIGGER_LIMITS.direct);
+    // An inline Map runs at most 40 iterations at once: the budget's
+    // per-image figure is capped there (with a synth warning), so the
+    // reservation and the EndpointBudget output say what actually runs.
+    const perImageWanted = Math.min(resolveFields(props.fields).fields.length, props.model.capacity ?? PIPELINE_DEFAULTS.modelCapacity);
+    this.budget = pipelineBudget(props, TRIGGER_LIMITS.direct, inlineMapConcurrency(this, perImageWanted));
 
     const dlq = new MonitoredDeadLetterQueue(this, 'DeadLetters', {
       purpose:

@@ -28,6 +28,12 @@ describe('endpointBudget: direct trigger (reserved concurrency)', () => {
     expect(budget).toEqual({ perImage: 1, concurrentImages: 1, maxInFlight: 1, roundsPerImage: 5 });
   });
 
+  it('keeps each image under a per-image maximum, fitting more images beside it', () => {
+    const budget = endpointBudget({ capacity: 100, fieldCount: 50, perImageMax: 40 });
+
+    expect(budget).toEqual({ perImage: 40, concurrentImages: 2, maxInFlight: 80, roundsPerImage: 2 });
+  });
+
   it('uses the direct limits when none are given', () => {
     const implicit = endpointBudget({ capacity: 7, fieldCount: 2 });
 
@@ -103,6 +109,7 @@ describe('endpointBudget: bad arguments', () => {
     ['capacity', { capacity: Number.NaN, fieldCount: 5 }],
     ['fieldCount', { capacity: 10, fieldCount: 0 }],
     ['fieldCount', { capacity: 10, fieldCount: -1 }],
+    ['perImageMax', { capacity: 10, fieldCount: 5, perImageMax: 0 }],
   ])('rejects a bad %s with a TypeError naming it', (name, input) => {
     const act = () => endpointBudget(input);
 

@@ -281,6 +281,21 @@ describe('StepFunctionsPipeline: the endpoint budget', () => {
 
     template.hasOutput('EndpointBudget', { Value: '5 requests per image x 2 images at once = 10 in flight at most' });
   });
+
+  it('caps the per-image figure at the 40 iterations an inline Map runs, in the Map, the reservation and the output, and warns', () => {
+    // Prepare: 50 fields against an endpoint that could take 100 at once
+    const fields: FieldSet = Array.from({ length: 50 }, (_, i) => ({ name: `f${i}`, type: 'string', prompt: `Question ${i}?` }));
+
+    // Act
+    const { states, template, stack, pipeline } = sfnStack({ model: { ...MODEL, maxConcurrency: 100 }, fields });
+
+    // Assess: 40 per image leaves room for 2 images (80 of the 100)
+    expect(states.ExtractFields!.MaxConcurrency).toBe(40);
+    expect(pipeline.budget).toEqual({ perImage: 40, concurrentImages: 2, maxInFlight: 80, roundsPerImage: 2 });
+    expect(functionProps(template, 'PipelineExtractFieldFunction').ReservedConcurrentExecutions).toBe(80);
+    template.hasOutput('EndpointBudget', { Value: '40 requests per image x 2 images at once = 80 in flight at most' });
+    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('an inline Map runs at most 40 iterations at once'));
+  });
 });
 
 describe('StepFunctionsPipeline: Retry and Catch', () => {
