@@ -84,6 +84,13 @@ const fraction = () => {
   );
 };
 
+/** A number from 0 to 1 inclusive, from cdk.json or a `-c` string. */
+const zeroToOne = (message: string) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+    z.number({ error: message }).min(0, message).max(1, message),
+  );
+
 /** A price per million tokens: a number ≥ 0, from cdk.json or a `-c` string. */
 const pricePerMillion = () => {
   const message = 'expected a price per million tokens, a number ≥ 0 such as 0.15';
@@ -133,6 +140,7 @@ const contextSchema = z.object({
   modelMaxRetries: functionSetting().optional(),
   modelMaxTokens: functionSetting().optional(),
   modelResponseFormat: z.enum(RESPONSE_FORMATS, { error: `expected one of ${RESPONSE_FORMATS.join(', ')}` }).optional(),
+  modelLogprobs: flag().optional(),
   // Required with modelProvider=bedrock; the function's config checks its form at synth, the IAM statements its kind.
   modelId: z.string({ error: modelIdMessage }).trim().min(1, modelIdMessage).optional(),
   modelRegion: z
@@ -167,6 +175,7 @@ const contextSchema = z.object({
   fanout: z.enum(['lambda', 'stepfunctions'], { error: 'expected "lambda" or "stepfunctions"' }).default('lambda'),
   reserveConcurrency: flag().optional(),
   maxImageBytes: functionSetting().optional(),
+  reviewConfidenceThreshold: zeroToOne('expected a number from 0 to 1, such as 0.8').optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error'], { error: 'expected debug, info, warn or error' }).optional(),
   vpcId: z
     .string({ error: 'expected a VPC id such as vpc-0a1b2c3d4e5f67890' })
@@ -230,7 +239,7 @@ type ContextKey = (typeof CONTEXT_KEYS)[number];
 const PROVIDER_KEYS = Object.freeze({
   openai: {
     required: { modelBaseUrl: httpUrl, modelName: 'expected the model name sent in each request' },
-    only: ['modelBaseUrl', 'modelName', 'modelApiKeySecretArn', 'modelResponseFormat'],
+    only: ['modelBaseUrl', 'modelName', 'modelApiKeySecretArn', 'modelResponseFormat', 'modelLogprobs'],
     why: 'an OpenAI-compatible endpoint',
   },
   bedrock: {
@@ -434,6 +443,7 @@ export function stackPropsFromContext(
     ...(ctx.memorySize !== undefined ? { memorySize: ctx.memorySize } : {}),
     ...(ctx.timeoutSeconds !== undefined ? { timeout: Duration.seconds(ctx.timeoutSeconds) } : {}),
     ...(ctx.maxImageBytes !== undefined ? { maxImageBytes: ctx.maxImageBytes } : {}),
+    ...(ctx.reviewConfidenceThreshold !== undefined ? { reviewConfidenceThreshold: ctx.reviewConfidenceThreshold } : {}),
     ...(ctx.logLevel !== undefined ? { logLevel: ctx.logLevel } : {}),
     ...(ctx.vpcId !== undefined ? { vpcId: ctx.vpcId } : {}),
     ...(ctx.subnetIds !== undefined ? { subnetIds: ctx.subnetIds } : {}),
@@ -479,6 +489,7 @@ function modelFromContext(ctx: FieldlensContext, priced: boolean): FieldlensStac
       ...common,
       ...(ctx.modelApiKeySecretArn !== undefined ? { existingApiKeySecretArn: ctx.modelApiKeySecretArn } : {}),
       ...(ctx.modelResponseFormat !== undefined ? { responseFormat: ctx.modelResponseFormat } : {}),
+      ...(ctx.modelLogprobs !== undefined ? { logprobs: ctx.modelLogprobs } : {}),
     };
   }
   const quota = quotaFromContext(ctx);

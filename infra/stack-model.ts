@@ -28,7 +28,7 @@ export interface StackModel {
 }
 
 /** Props only an OpenAI-compatible endpoint reads, and only Bedrock reads: refused with the other provider. */
-const OPENAI_ONLY = Object.freeze(['baseUrl', 'name', 'existingApiKeySecret', 'existingApiKeySecretArn', 'responseFormat'] as const);
+const OPENAI_ONLY = Object.freeze(['baseUrl', 'name', 'existingApiKeySecret', 'existingApiKeySecretArn', 'responseFormat', 'logprobs'] as const);
 const BEDROCK_ONLY = Object.freeze(['modelId', 'region', 'structuredOutput', 'promptCache', 'quota'] as const);
 
 /**
@@ -71,6 +71,7 @@ export function stackModel(scope: Construct, model: FieldlensModelProps): StackM
       apiKeySecret,
       ...passed,
       ...(model.responseFormat !== undefined ? { responseFormat: model.responseFormat } : {}),
+      ...(model.logprobs !== undefined ? { logprobs: model.logprobs } : {}),
     },
     apiKeySecret,
     ...givenOrDefaultCapacity(model.maxConcurrency),

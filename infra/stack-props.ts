@@ -22,6 +22,7 @@ export const PIPELINE_PASS_THROUGH = Object.freeze([
   'timeout',
   'logRetention',
   'maxImageBytes',
+  'reviewConfidenceThreshold',
   'logLevel',
   'handlerEntry',
   'tracing',
@@ -51,7 +52,7 @@ export interface FieldlensModelCallProps extends Pick<ModelCallSettings, (typeof
 export interface FieldlensOpenAIModelProps
   extends ModelApiKeyProps,
     FieldlensModelCallProps,
-    Pick<OpenAIModelSettings, 'provider' | 'baseUrl' | 'name' | 'responseFormat'> {}
+    Pick<OpenAIModelSettings, 'provider' | 'baseUrl' | 'name' | 'responseFormat' | 'logprobs'> {}
 
 /**
  * Amazon Bedrock as the model (see docs/bedrock.md): no endpoint URL, no

@@ -45,6 +45,7 @@ export function functionEnvironment(props: PipelineProps, perImage: number): Rec
     OUTPUT_PREFIX: props.outputPrefix,
     ...(sharesSourceBucket(props) ? {} : { OUTPUT_BUCKET: props.outputBucket.bucketName }),
     MAX_IMAGE_BYTES: String(props.maxImageBytes ?? PIPELINE_DEFAULTS.maxImageBytes),
+    ...(props.reviewConfidenceThreshold !== undefined ? { REVIEW_CONFIDENCE_THRESHOLD: String(props.reviewConfidenceThreshold) } : {}),
     DEADLINE_MARGIN_MS: String((props.deadlineMargin ?? PIPELINE_DEFAULTS.deadlineMargin).toMilliseconds()),
     LOG_LEVEL: props.logLevel ?? PIPELINE_DEFAULTS.logLevel,
     ...contentCacheEnvironment(resolveContentCache(props)),
@@ -82,6 +83,7 @@ function providerEnvironment(model: ModelEndpointSettings): Record<string, strin
     MODEL_NAME: model.name,
     MODEL_API_KEY_SECRET_ARN: model.apiKeySecret.secretArn,
     MODEL_RESPONSE_FORMAT: model.responseFormat ?? PIPELINE_DEFAULTS.modelResponseFormat,
+    ...(model.logprobs !== undefined ? { MODEL_LOGPROBS: String(model.logprobs) } : {}),
   };
 }
 
@@ -101,6 +103,7 @@ export const ENDPOINT_VARIABLES = Object.freeze([
   'MODEL_TIMEOUT_MS',
   'MODEL_MAX_RETRIES',
   'MODEL_MAX_TOKENS',
+  'MODEL_LOGPROBS',
 ]);
 
 /**

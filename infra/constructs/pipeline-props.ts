@@ -98,6 +98,13 @@ export interface OpenAIModelSettings extends ModelCallSettings {
    * @default 'json_schema'
    */
   readonly responseFormat?: ResponseFormat;
+  /**
+   * Ask for token log-probabilities (`MODEL_LOGPROBS`), from which each
+   * field's `confidence` is worked out (docs/checks.md); for servers that
+   * return them (vLLM, OpenAI).
+   * @default false
+   */
+  readonly logprobs?: boolean;
 }
 
 /**
@@ -181,6 +188,12 @@ export interface PipelineProps {
    * @default 20 MiB
    */
   readonly maxImageBytes?: number;
+  /**
+   * A field whose confidence is below this flags its document for review
+   * (`REVIEW_CONFIDENCE_THRESHOLD`, from 0 to 1).
+   * @default 0.8
+   */
+  readonly reviewConfidenceThreshold?: number;
   /**
    * Time kept back from the function's timeout to write the result (`DEADLINE_MARGIN_MS`).
    * @default Duration.seconds(5)

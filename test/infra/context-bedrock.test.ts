@@ -47,11 +47,12 @@ describe('context: modelProvider=bedrock', () => {
         modelName: 'qwen',
         modelApiKeySecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:key-AbCdEf',
         modelResponseFormat: 'json_object',
+        modelLogprobs: 'true',
       }),
     );
 
     // Assess
-    for (const key of ['modelBaseUrl', 'modelName', 'modelApiKeySecretArn', 'modelResponseFormat']) {
+    for (const key of ['modelBaseUrl', 'modelName', 'modelApiKeySecretArn', 'modelResponseFormat', 'modelLogprobs']) {
       expect(message).toMatch(new RegExp(`context key "${key}": only for an OpenAI-compatible endpoint \\(modelProvider=openai\\); Amazon Bedrock has no endpoint URL or API key`));
     }
   });

@@ -169,7 +169,7 @@ describe('parseContext: defaults', () => {
         'inputPrefix', 'outputPrefix', 'bucketName', 'memorySize', 'timeoutSeconds', 'trigger', 'fanout',
         'reserveConcurrency', 'vpcId', 'subnetIds', 'securityGroupIds',
         'backfill', 'backfillShare', 'backfillBatchSize', 'backfillToleratedFailurePercent',
-        'backfillInventoryBucket', 'backfillInventoryPrefix',
+        'backfillInventoryBucket', 'backfillInventoryPrefix', 'modelLogprobs', 'reviewConfidenceThreshold',
       ]),
     );
   });
@@ -269,6 +269,21 @@ describe('stackPropsFromContext', () => {
     expect(props.existingBucketName).toBe('my-images');
     expect(props.fields).toBeUndefined();
     expect(props.stackName).toBe('Fieldlens');
+  });
+
+  it('passes log-probabilities and the review threshold through to the stack props', () => {
+    const ctx = parseContext({ ...REQUIRED, modelLogprobs: 'true', reviewConfidenceThreshold: '0.6' });
+
+    const props = stackPropsFromContext(ctx, noFile);
+
+    expect(props.model).toMatchObject({ logprobs: true });
+    expect(props.reviewConfidenceThreshold).toBe(0.6);
+  });
+
+  it.each(['1.5', '-0.1', 'high'])('refuses a review threshold of %s, naming the range', (value) => {
+    expect(contextError({ ...REQUIRED, reviewConfidenceThreshold: value })).toMatch(
+      /context key "reviewConfidenceThreshold": expected a number from 0 to 1, such as 0\.8/,
+    );
   });
 
   it('reads fieldsFile through the given reader', () => {

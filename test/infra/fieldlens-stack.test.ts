@@ -181,6 +181,19 @@ describe('FieldlensStack: the on-upload function', () => {
     });
     // Results go to the stack's bucket, the source bucket: the function is told so by no OUTPUT_BUCKET.
     expect(env.OUTPUT_BUCKET).toBeUndefined();
+    // Unset, log-probabilities and the review threshold are the function's defaults.
+    expect(env.MODEL_LOGPROBS).toBeUndefined();
+    expect(env.REVIEW_CONFIDENCE_THRESHOLD).toBeUndefined();
+  });
+
+  it('asks for log-probabilities and sets the review threshold when the props say so', () => {
+    const { template } = buildStack({ model: { ...MODEL, logprobs: true }, reviewConfidenceThreshold: 0.6 });
+
+    expect(functionProps(template).Environment.Variables).toMatchObject({ MODEL_LOGPROBS: 'true', REVIEW_CONFIDENCE_THRESHOLD: '0.6' });
+  });
+
+  it('refuses a review threshold the function would refuse, with its message', () => {
+    expect(() => buildStack({ reviewConfidenceThreshold: 2 })).toThrow(/REVIEW_CONFIDENCE_THRESHOLD: expected a number from 0 to 1/);
   });
 
   it('leaves FIELDS unset for the built-in field set and carries a custom one as JSON', () => {

@@ -395,6 +395,15 @@ describe('StepFunctionsPipeline: the functions', () => {
       }
     }
   });
+
+  it('give log-probabilities to ExtractField only, and the review threshold to every task function', () => {
+    const { template } = sfnStack({ model: { ...MODEL, logprobs: true }, reviewConfidenceThreshold: 0.7 });
+
+    const env = (name: string) => functionProps(template, `Pipeline${name}Function`).Environment.Variables;
+    expect(env('ExtractField')).toMatchObject({ MODEL_LOGPROBS: 'true', REVIEW_CONFIDENCE_THRESHOLD: '0.7' });
+    expect(env('Merge').REVIEW_CONFIDENCE_THRESHOLD).toBe('0.7');
+    expect(env('Merge').MODEL_LOGPROBS).toBeUndefined();
+  });
 });
 
 describe('StepFunctionsPipeline: field parts', () => {
