@@ -95,6 +95,13 @@ export class FieldlensStack extends Stack {
 
     // With a backfill the capacity is split once: the pipeline is built with the uploads' part.
     const { capacity } = model;
+    // Checked here, not only in the queue pipeline, to name where the capacity came from (a Bedrock quota, say).
+    if (trigger === 'queue' && capacity < TRIGGER_LIMITS.queue.min) {
+      throw new FieldlensPropsError(
+        `${model.capacitySource}: the queue trigger needs a capacity of at least ${TRIGGER_LIMITS.queue.min}, got ${capacity}: ` +
+          `an SQS event source always runs at least ${TRIGGER_LIMITS.queue.min} invocations at once; use the direct trigger for a one-request endpoint`,
+      );
+    }
     if (props.backfill) {
       try {
         this.sharedBudget = shareEndpoint({

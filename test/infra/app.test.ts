@@ -140,6 +140,6 @@ describe('infra/app.ts', () => {
 
     // The CLI entry prints this message as `fieldlens: …` and exits 1, as the missing-key case shows.
     expect(act).toThrow(FieldlensPropsError);
-    expect(act).toThrow(/^modelMaxConcurrency \(model.capacity\): the queue trigger needs at least 2/);
+    expect(act).toThrow(/^model\.maxConcurrency \(modelMaxConcurrency\): the queue trigger needs a capacity of at least 2, got 1/);
   });
 });

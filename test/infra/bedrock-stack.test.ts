@@ -240,6 +240,13 @@ describe('Bedrock stack: the budget from the quota', () => {
     expect(stack.pipeline.budget).toMatchObject({ perImage: 5, concurrentImages: 2 });
   });
 
+  it('refuses the queue trigger with a quota that gives one request at once, naming the quota', () => {
+    // 20 requests per minute at 3 s each: 1 in flight.
+    const act = () => bedrockStack(NOVA, { quota: { requestsPerMinute: 20, tokensPerMinute: 200_000 } }, { trigger: 'queue' });
+
+    expect(act).toThrow(/^the Bedrock quota \(bedrockRequestsPerMinute, bedrockTokensPerMinute\): the queue trigger needs a capacity of at least 2, got 1/);
+  });
+
   it('refuses a quota that is not positive, naming the quota', () => {
     const act = () => bedrockStack(NOVA, { quota: { requestsPerMinute: 0, tokensPerMinute: 1000 } });
 

@@ -407,7 +407,7 @@ describe('FieldlensStack: queue trigger', () => {
   it('refuses a one-request endpoint, which the event source\'s minimum of 2 would overload', () => {
     const act = () => buildStack({ trigger: 'queue', model: { ...MODEL, maxConcurrency: 1 } });
 
-    expect(act).toThrow(/the queue trigger needs at least 2/);
+    expect(act).toThrow(/the queue trigger needs a capacity of at least 2/);
   });
 
   it('refuses the reserved-concurrency switch, which only the direct trigger has', () => {
