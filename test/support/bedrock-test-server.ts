@@ -25,7 +25,7 @@ import type {
   Http2Session,
   IncomingHttpHeaders,
 } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { AttemptCounter, listenOnLoopback, readBody, RequestLedger, sleep, waitForAbort } from './model-test-server-kit';
 
 /** The exceptions of Bedrock Runtime's Converse operation. */
 export type ConverseErrorType =
@@ -196,29 +196,19 @@ export async function startBedrockTestServer(options: BedrockTestServerOptions =
   let handler: ConverseHandler = options.handler ?? (() => ({ kind: 'answer', value: null }));
   const capacity = options.capacity ?? Infinity;
   const prefixTokens = options.prefixTokens ?? 1000;
-  const live = new Set<AbortController>();
+  const ledger = new RequestLedger();
   let closed: Promise<void> | undefined;
 
   let requests: RecordedConverse[] = [];
-  let attempts = new Map<string, number>();
+  const attempts = new AttemptCounter();
   let cache = new Set<string>();
   let serving = 0;
-  let pending = 0;
-  let maxInFlight = 0;
   let maxServing = 0;
   let rejected = 0;
   let toolUseId = 0;
 
   async function handleConverse(req: IncomingMessage, res: ServerResponse, modelId: string): Promise<void> {
-    pending++;
-    maxInFlight = Math.max(maxInFlight, pending);
-    const done = new AbortController();
-    live.add(done);
-    res.once('close', () => {
-      pending--;
-      live.delete(done);
-      done.abort();
-    });
+    const signal = ledger.track(res);
 
     let raw: Buffer;
     try {
@@ -242,8 +232,7 @@ export async function startBedrockTestServer(options: BedrockTestServerOptions =
     const prompt = [...blocks].reverse().find((b) => typeof b?.text === 'string')?.text ?? '';
     const field = options.prompts?.[prompt];
     const key = field ?? `prompt:${prompt}`;
-    const attempt = (attempts.get(key) ?? 0) + 1;
-    attempts.set(key, attempt);
+    const attempt = attempts.next(key);
     const overCapacity = serving >= capacity;
     const record: RecordedConverse = {
       index: requests.length,
@@ -272,7 +261,7 @@ export async function startBedrockTestServer(options: BedrockTestServerOptions =
     serving++;
     maxServing = Math.max(maxServing, serving);
     try {
-      await serve(record, res, done.signal);
+      await serve(record, res, signal);
     } finally {
       serving--;
     }
@@ -351,32 +340,28 @@ export async function startBedrockTestServer(options: BedrockTestServerOptions =
     session.once('close', () => sessions.delete(session));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
     get requests() { return requests; },
     get inFlight() { return serving; },
-    get pending() { return pending; },
-    get maxInFlight() { return maxInFlight; },
+    get pending() { return ledger.pending; },
+    get maxInFlight() { return ledger.maxInFlight; },
     get maxServing() { return maxServing; },
     get rejected() { return rejected; },
     setHandler(h) { handler = h; },
     reset() {
       requests = [];
-      attempts = new Map();
+      attempts.reset();
       cache = new Set();
       rejected = 0;
-      maxInFlight = pending;
+      ledger.resetHighWater();
       maxServing = serving;
     },
     close() {
       closed ??= new Promise<void>((resolve) => {
-        for (const c of live) c.abort();
+        ledger.abortAll();
         server.close(() => resolve());
         // server.close() waits for open sessions; end them now.
         for (const session of sessions) session.destroy();
@@ -434,11 +419,6 @@ function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 function sendError(
   res: ServerResponse,
@@ -462,26 +442,4 @@ function send(res: ServerResponse, status: number, text: string, headers: Record
   if (res.headersSent || res.stream.destroyed) return;
   res.writeHead(status, { 'x-amzn-requestid': randomUUID(), ...headers, 'content-length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  if (ms <= 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function waitForAbort(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }

@@ -10,8 +10,8 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { AttemptCounter, listenOnLoopback, readBody, RequestLedger, sleep, waitForAbort } from './model-test-server-kit';
 
 /** Token counts as a chat completion reports them (total is derived). */
 export interface TestUsage {
@@ -167,14 +167,12 @@ export async function startOpenAITestServer(options: TestServerOptions = {}): Pr
   // One controller per live chat request; close() aborts them all, which cancels
   // latency timers, queue waits and hangs. (A Set rather than AbortSignal.any
   // on a server-wide signal, so nothing accumulates over a long benchmark.)
-  const live = new Set<AbortController>();
+  const ledger = new RequestLedger();
   let closed: Promise<void> | undefined;
 
   let requests: RecordedRequest[] = [];
-  let attempts = new Map<string, number>();
+  const attempts = new AttemptCounter();
   let serving = 0;
-  let pending = 0;
-  let maxInFlight = 0;
   let maxServing = 0;
   let rejected = 0;
   let completionId = 0;
@@ -223,17 +221,7 @@ export async function startOpenAITestServer(options: TestServerOptions = {}): Pr
     // A model's latency runs from the request's arrival, like a real server's:
     // the rig's own reading and parsing of the body must not add to it.
     const arrivedAt = performance.now();
-    pending++;
-    maxInFlight = Math.max(maxInFlight, pending);
-    const done = new AbortController();
-    live.add(done);
-    // 'close' fires when the response is done or the client went away; either way stop waiting.
-    res.once('close', () => {
-      pending--;
-      live.delete(done);
-      done.abort();
-    });
-    const { signal } = done;
+    const signal = ledger.track(res);
 
     let raw: Buffer;
     try {
@@ -259,8 +247,7 @@ export async function startOpenAITestServer(options: TestServerOptions = {}): Pr
     const field = typeof schemaName === 'string' ? schemaName : options.prompts?.[prompt];
     // Requests without a known field still get attempt numbers, keyed by their prompt.
     const key = field ?? `prompt:${prompt}`;
-    const attempt = (attempts.get(key) ?? 0) + 1;
-    attempts.set(key, attempt);
+    const attempt = attempts.next(key);
     const overCapacity = options.overCapacity === 'reject' && (serving >= capacity || waiters.length > 0);
     const declared = req.headers['content-length'];
     const record: RecordedRequest = {
@@ -354,33 +341,28 @@ export async function startOpenAITestServer(options: TestServerOptions = {}): Pr
     sendJson(res, 404, openAIError(`Unknown request URL: ${req.method} ${req.url}`, 'invalid_request_error'));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     get requests() { return requests; },
     get inFlight() { return serving; },
     get queued() { return waiters.length; },
-    get pending() { return pending; },
-    get maxInFlight() { return maxInFlight; },
+    get pending() { return ledger.pending; },
+    get maxInFlight() { return ledger.maxInFlight; },
     get maxServing() { return maxServing; },
     get rejected() { return rejected; },
     setHandler(h) { handler = h; },
     reset() {
       requests = [];
-      attempts = new Map();
+      attempts.reset();
       rejected = 0;
-      // Live requests still count: restarting from zero would under-report the next phase.
-      maxInFlight = pending;
+      ledger.resetHighWater();
       maxServing = serving;
     },
     close() {
       closed ??= new Promise<void>((resolve) => {
-        for (const c of live) c.abort();
+        ledger.abortAll();
         server.close(() => resolve());
         // server.close() alone waits for keep-alive and hanging sockets; end them now.
         server.closeAllConnections();
@@ -426,11 +408,6 @@ export function tokenLogprobs(
   return out;
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** Replaces data URIs in `body` with "<image>" and returns the first one's base64 length and hash. */
 function stripImages(body: any): { length: number; sha256: string } {
@@ -490,26 +467,4 @@ async function sendEndless(res: ServerResponse, status: number, signal: AbortSig
       signal.addEventListener('abort', done, { once: true });
     });
   }
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts (clearing the timer). */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  if (ms <= 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function waitForAbort(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
