@@ -3,15 +3,17 @@
  * extraction core (`extractFields` with its retry waits, and each execution
  * environment's adaptive gate over the `AimdLevel` it keeps between
  * invocations) against a simulated endpoint that serves C requests at once
- * and, beyond C, queues them or answers 429. An image's S3 calls are fixed
- * waits before and after its model calls.
+ * and, beyond C, queues them or answers 429. An image's time outside its
+ * model calls (its S3 calls, the handler's own work) is a fixed wait before
+ * and after them.
  *
  * There are no sockets, no S3 server and no second process competing for
  * the two cores, so what is left is what the scheduling itself costs; and
  * since a run takes milliseconds rather than a quarter of a minute, the
  * same run is repeated over many seeds to give its spread. The benchmark
  * prints it beside the measured runs so that a missed target can be told
- * apart from noise: with the measured S3 time and with none.
+ * apart from noise: with the time outside the model calls it measured, and
+ * with none.
  *
  * Virtual time: every wait is a `Clock.sleep` on {@link VirtualTime}, which
  * lets all promise callbacks run before it moves to the next timer, so
@@ -134,9 +136,9 @@ export interface ThrottleModelOptions {
   readonly environments: number;
   /** `MODEL_MAX_CONCURRENCY`: each environment's cap. */
   readonly perImage: number;
-  /** An image's S3 time before its first model call and after its last. */
-  readonly s3BeforeMs: number;
-  readonly s3AfterMs: number;
+  /** An image's time outside its model calls (S3, the handler): before the first and after the last. */
+  readonly beforeModelMs: number;
+  readonly afterModelMs: number;
 }
 
 export interface ThrottleModelRun {
@@ -160,7 +162,7 @@ export async function runThrottleModel(o: ThrottleModelOptions, seed: number): P
     const level = new AimdLevel(o.perImage);
     while (next < o.images) {
       next++;
-      await time.sleep(o.s3BeforeMs);
+      await time.sleep(o.beforeModelMs);
       const outcomes = await extractFields({
         image,
         fields: o.fields,
@@ -175,7 +177,7 @@ export async function runThrottleModel(o: ThrottleModelOptions, seed: number): P
         logger: silent,
         random,
       });
-      await time.sleep(o.s3AfterMs);
+      await time.sleep(o.afterModelMs);
       if (outcomes.every((f) => f.result.status === 'ok')) complete++;
       finishedAt = Math.max(finishedAt, time.now());
     }

@@ -12,8 +12,8 @@ const BASE: ThrottleModelOptions = {
   overCapacity: 'queue',
   environments: 2,
   perImage: 5,
-  s3BeforeMs: 0,
-  s3AfterMs: 0,
+  beforeModelMs: 0,
+  afterModelMs: 0,
 };
 
 describe('VirtualTime', () => {
@@ -69,7 +69,7 @@ describe('runThrottleModel', () => {
   });
 
   it('adds each image’s S3 time to every round when the limits leave no one to fill the endpoint meanwhile', async () => {
-    const run = await runThrottleModel({ ...BASE, s3BeforeMs: 40, s3AfterMs: 30 }, 1);
+    const run = await runThrottleModel({ ...BASE, beforeModelMs: 40, afterModelMs: 30 }, 1);
 
     // 10 images per environment, each 40 + 500 + 30 ms.
     expect(run.makespanMs).toBe(10 * 570);
@@ -77,7 +77,7 @@ describe('runThrottleModel', () => {
 
   it('completes every image against an endpoint that refuses beyond C, counting each refusal as a request', async () => {
     // Prepare: twice the environments the limits allow
-    const o: ThrottleModelOptions = { ...BASE, overCapacity: 'reject', environments: 4, noiseMs: 5, s3BeforeMs: 35, s3AfterMs: 35 };
+    const o: ThrottleModelOptions = { ...BASE, overCapacity: 'reject', environments: 4, noiseMs: 5, beforeModelMs: 35, afterModelMs: 35 };
 
     // Act
     const run = await runThrottleModel(o, 7);
