@@ -12,8 +12,8 @@ import type { Context } from 'aws-lambda';
 import { addTallies, runBackfillBatch } from './core/backfill';
 import { readBackfillBatch, reserveForAnotherImage, type BackfillBatchOutput, type ListedItem } from './core/backfill-batch';
 import { budgetFromRemaining, startDeadline } from './core/deadline';
+import { AimdLevel, createAdaptiveLimit } from './core/adaptive-limit';
 import { BackfillBatchError } from './core/errors';
-import { createLimit } from './core/limit';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
 import { tallyMetrics } from './telemetry/outcome-metrics';
@@ -27,6 +27,9 @@ export type BackfillItemsHandler = (event: unknown, context: BackfillContext) =>
 
 /** Builds the handler from a runtime factory (the real one in Lambda, local servers in tests and `npm run backfill`). */
 export function createBackfillItemsHandler(getRuntime: () => Promise<ModelRuntime>): BackfillItemsHandler {
+  // What the endpoint's throttling taught one batch, the next one in this
+  // execution environment starts from, as for uploads (see `adaptive-limit.ts`).
+  let level: AimdLevel | undefined;
   return async (event, context) => {
     const rt = await getRuntime();
     const { config } = rt;
@@ -49,10 +52,12 @@ export function createBackfillItemsHandler(getRuntime: () => Promise<ModelRuntim
       timeoutMs: config.model.timeoutMs,
       budgetMs,
     });
+    level ??= new AimdLevel(config.model.maxConcurrency);
     try {
       const { tally, remaining } = await runBackfillBatch(
-        // One gate for the invocation, as for an upload: never more than MODEL_MAX_CONCURRENCY requests in flight.
-        { ...rt, model: telemetry.meter(rt.model), logger, limit: createLimit(config.model.maxConcurrency) },
+        // One gate for the invocation, as for an upload: never more than
+        // MODEL_MAX_CONCURRENCY requests in flight, and fewer while the endpoint throttles.
+        { ...rt, model: telemetry.meter(rt.model), logger, limit: createAdaptiveLimit(level) },
         batch.items,
         {
           selection: batch.selection,

@@ -5,8 +5,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LABEL_FIELDS } from '../functions/core/fields';
 import { ErrorCode } from '../functions/core/errors';
+import { createHash } from 'node:crypto';
 import { backfillHandlerFor, batchesOf, listedObjects } from './support/backfill-rig';
 import { BUCKET, labelHandler, lambdaContext, startRig, distinctPng, type Rig } from './support/harness';
+import { startOpenAITestServer } from './support/openai-test-server';
 
 let rig: Rig;
 const closers: Array<() => Promise<void>> = [];
@@ -140,5 +142,38 @@ describe('a backfill batch', () => {
       code: ErrorCode.EVENT_INVALID,
       message: expect.stringContaining('backfill batch: Items'),
     });
+  });
+});
+
+describe('a backfill batch against an endpoint that throttles', () => {
+  it('sends fewer requests into a full endpoint as the batch goes on: the in-flight limit learns from its 429s', async () => {
+    // Prepare: an endpoint serving 2 requests at once and refusing the rest; 8 fields under a cap of 8
+    const throttling = await startOpenAITestServer({
+      capacity: 2,
+      overCapacity: 'reject',
+      retryAfterMs: 10,
+      defaultLatencyMs: 20,
+      handler: () => ({ kind: 'answer', value: 'an answer' }),
+    });
+    closers.push(() => throttling.close());
+    const fields = JSON.stringify(Array.from({ length: 8 }, (_, i) => ({ name: `f${i}`, prompt: `Question ${i} about the label.`, type: 'string' })));
+    const handler = handlerWith({ MODEL_BASE_URL: throttling.baseUrl, MODEL_MAX_CONCURRENCY: '8', FIELDS: fields });
+    const images = [0, 1, 2].map((i) => distinctPng(`incoming/aimd/${i}`));
+    for (const [i, png] of images.entries()) await rig.put(`incoming/aimd/${i}.png`, png);
+    const [batch] = batchesOf(await listedObjects(rig.client, 'incoming/aimd/'), 10);
+
+    // Act
+    const out = await handler(batch, lambdaContext());
+
+    // Assess: the first image sent all 8 into a 2-request endpoint (6 refused
+    // at once); the limit it learnt made the next images send fewer. A plain
+    // limit of 8 would have had 6 refused for each.
+    expect(out.tally.outcomes).toEqual({ 'written:complete': 3 });
+    const sha = (png: Buffer) => createHash('sha256').update(png.toString('base64')).digest('hex');
+    const refusedFor = (png: Buffer) => throttling.requests.filter((r) => r.rejectedByCapacity && r.imageSha256 === sha(png)).length;
+    const [first, second, third] = images.map(refusedFor);
+    expect(first).toBeGreaterThanOrEqual(6);
+    expect(second).toBeLessThan(first!);
+    expect(third).toBeLessThan(first!);
   });
 });
