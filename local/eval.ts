@@ -26,7 +26,7 @@ import { closeSharedPools } from '../functions/adapters/openai-chat';
 import { costOf, createCostMeter, formatCost } from '../functions/core/cost';
 import { startDeadline } from '../functions/core/deadline';
 import { extractFields } from '../functions/core/extract';
-import { createLimit } from '../functions/core/limit';
+import { AimdLevel, createAdaptiveLimit } from '../functions/core/adaptive-limit';
 import { createModelClient } from '../functions/model-client';
 import { loadModelRuntime } from '../functions/runtime';
 import { prepareImage, sniffImage } from '../functions/core/image';
@@ -117,6 +117,8 @@ async function main(): Promise<number> {
     const images: unknown[] = [];
     const reportSources: ReportSource[] = [];
     const spent = createCostMeter();
+    // As in the handler: fewer requests at once while the endpoint throttles, learnt across the images.
+    const level = new AimdLevel(config.model.maxConcurrency);
     for (const c of cases) {
       const bytes = await readFile(c.image);
       const mime = sniffImage(bytes);
@@ -134,7 +136,7 @@ async function main(): Promise<number> {
         model,
         deadline: deadline.signal,
         deadlineAt: deadline.at,
-        limit: createLimit(config.model.maxConcurrency),
+        limit: createAdaptiveLimit(level),
         ...rt.modelSettings,
         clock,
         logger: rt.logger.child({ image: rel }),
