@@ -16,7 +16,7 @@ import { AimdLevel, createAdaptiveLimit } from './core/adaptive-limit';
 import { BackfillBatchError } from './core/errors';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
-import { tallyMetrics } from './telemetry/outcome-metrics';
+import { outcomeMetrics } from './telemetry/outcome-metrics';
 import { startInvocation } from './telemetry/telemetry';
 
 /** The parts of the Lambda context the handler uses. */
@@ -64,9 +64,10 @@ export function createBackfillItemsHandler(getRuntime: () => Promise<ModelRuntim
           dryRun: batch.batchInput.dryRun,
           invocation: { id: context.awsRequestId, deadline, storeSignal: storeDeadline.signal, endsAt: rt.clock.now() + remainingMs },
           hasTimeForAnother: () => deadline.remaining() >= reserveMs,
+          // Each computed object's metrics as an upload's: documents by status, its fields, latencies, review, cache hits.
+          onOutcome: (outcome) => telemetry.record(outcomeMetrics(outcome)),
         },
       );
-      telemetry.record(tallyMetrics(tally.outcomes));
       const failed = tally.outcomes.failed ?? 0;
       logger.info('backfill batch', { items: tally.items, left: remaining.length, outcomes: tally.outcomes, modelCalls: tally.modelCalls });
       if (failed > 0 && failed === tally.items && remaining.length === 0) {

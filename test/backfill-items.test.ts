@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { backfillHandlerFor, batchesOf, listedObjects } from './support/backfill-rig';
 import { BUCKET, labelHandler, lambdaContext, startRig, distinctPng, type Rig } from './support/harness';
 import { startOpenAITestServer } from './support/openai-test-server';
+import { emfMetrics, sumOf } from './support/emf';
 
 let rig: Rig;
 const closers: Array<() => Promise<void>> = [];
@@ -55,6 +56,26 @@ describe('a backfill batch', () => {
     for (let i = 0; i < 4; i++) expect((await rig.result(`results/first/${i}.png.json`))?.status).toBe('complete');
     expect(second.tally).toEqual({ items: 4, outcomes: { current: 4 }, modelCalls: 0, failures: [] });
     expect(rig.model.requests.length).toBe(requestsAfterFirst);
+  });
+
+  it('publishes each computed object\'s metrics as an upload does: documents, fields, latencies', async () => {
+    // Prepare
+    const listed = await imagesUnder('incoming/metrics/', 2);
+    const [batch] = batchesOf(listed, 10);
+    const handler = handlerWith();
+    rig.logLines.length = 0;
+
+    // Act
+    await handler(batch, lambdaContext());
+
+    // Assess
+    const metrics = emfMetrics(rig.logLines);
+    const fields = DEFAULT_LABEL_FIELDS.length;
+    expect(sumOf(metrics, 'Documents', { status: 'complete' })).toBe(2);
+    expect(sumOf(metrics, 'Fields', { outcome: 'ok' })).toBe(2 * fields);
+    expect(metrics.filter((m) => m.name === 'FieldLatency').flatMap((m) => m.values)).toHaveLength(2 * fields);
+    expect(metrics.filter((m) => m.name === 'SlowestFieldLatency').flatMap((m) => m.values)).toHaveLength(2);
+    expect(sumOf(metrics, 'ModelRequests')).toBe(2 * fields);
   });
 
   it('recomputes results a changed field set made stale, and leaves them with --only missing', async () => {

@@ -141,6 +141,8 @@ export interface BackfillBatchOptions {
    * @default - always
    */
   readonly hasTimeForAnother?: () => boolean;
+  /** Told of each computed object's outcome as it ends (the handler publishes its metrics). */
+  readonly onOutcome?: (outcome: ProcessOutcome) => void;
   /**
    * Items checked at once (HEADs only, no model call).
    * @default 8
@@ -219,6 +221,7 @@ export async function runBackfillBatch(
       const outcome = await processObject({ ...deps, logger: log }, { bucket: item.bucket, key: item.key, etag, ...(item.size !== undefined ? { size: item.size } : {}) }, invocation);
       count(outcomeLabel(outcome));
       modelCalls += modelCallsOf(outcome);
+      options.onOutcome?.(outcome);
     } catch (err) {
       fail(item, err);
     }

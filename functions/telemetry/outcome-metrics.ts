@@ -63,22 +63,3 @@ export function statusMetrics(status: DocumentStatus | 'skipped', reason?: strin
   if (status === 'skipped') return reason !== undefined && DUPLICATE_SKIPS.has(reason as SkipReason) ? metric('DuplicatesSkipped', 1) : [];
   return metric('Documents', 1, status);
 }
-
-/**
- * The metrics of a backfill batch, from its tally's outcome labels
- * (`written:complete`, `written:partial:retryable`, `skipped:duplicate`, …;
- * see `outcomeLabel`). Labels of another shape are not counted.
- */
-export function tallyMetrics(outcomes: Readonly<Record<string, number>>): MetricRecord[] {
-  const records: MetricRecord[] = [];
-  for (const [label, count] of Object.entries(outcomes)) {
-    const [kind, detail] = label.split(':');
-    if (kind === 'written' && isStatus(detail)) records.push(...metric('Documents', count, detail));
-    else if (kind === 'skipped' && detail !== undefined && DUPLICATE_SKIPS.has(detail as SkipReason)) records.push(...metric('DuplicatesSkipped', count));
-  }
-  return records;
-}
-
-function isStatus(s: string | undefined): s is DocumentStatus {
-  return s === 'complete' || s === 'partial' || s === 'failed' || s === 'rejected';
-}

@@ -4,7 +4,6 @@ import { ErrorCode, ModelError } from '../../functions/core/errors';
 import type { ImagePayload, ModelClient, ModelRequest } from '../../functions/core/ports';
 import { errorCodeDimension, metric, type MetricRecord } from '../../functions/telemetry/catalogue';
 import { createModelMeter } from '../../functions/telemetry/model-meter';
-import { tallyMetrics } from '../../functions/telemetry/outcome-metrics';
 import { formatMetricsSummary, summariseMetrics } from '../../functions/telemetry/summary';
 
 const image: ImagePayload = { mime: 'image/png', bytes: 1, base64: Buffer.from('AA==') };
@@ -79,15 +78,6 @@ describe('createModelMeter', () => {
 
   it('publishes nothing when no request was made', () => {
     expect(createModelMeter(() => 0).records()).toEqual([]);
-  });
-});
-
-describe('tallyMetrics', () => {
-  it('counts a backfill batch’s written documents by status and its duplicates, and ignores other labels', () => {
-    const records = tallyMetrics({ 'written:complete': 3, 'written:partial:retryable': 1, 'skipped:duplicate': 2, 'skipped:outside-input-prefix': 4, failed: 1 });
-    expect(total(records, 'Documents')).toBe(4);
-    expect(records).toContainEqual({ name: 'Documents', unit: 'Count', value: 1, dimensions: { status: 'partial' } });
-    expect(total(records, 'DuplicatesSkipped')).toBe(2);
   });
 });
 
