@@ -18,9 +18,10 @@
  *
  * Beside the measured runs, the same runs as a model in virtual time
  * (`bench/throttle-model.ts`: the real extraction core and gate against a
- * simulated endpoint, over many seeds) with the S3 time and answer-time
- * spread measured here, and once with no S3 time: what the scheduling
- * itself costs, apart from this machine's noise.
+ * simulated endpoint, over many seeds) with an image's time outside its
+ * model calls and the answer-time spread measured here, and once with no
+ * time outside the model calls: what the scheduling itself costs, apart
+ * from this machine's noise.
  */
 import { performance } from 'node:perf_hooks';
 import { endpointBudget, type EndpointBudget } from '../infra/budget';

@@ -21,7 +21,7 @@ import { FieldlensFunction } from './constructs/lambda-defaults';
 import { Monitoring } from './constructs/monitoring';
 import { ModelNetwork, wantsVpc } from './constructs/model-network';
 import { resolveFields, type FieldlensPipeline, type PipelineProps } from './constructs/pipeline-props';
-import { QueuePipeline } from './constructs/queue-pipeline';
+import { checkQueueCapacity, QueuePipeline } from './constructs/queue-pipeline';
 import { StepFunctionsPipeline } from './constructs/stepfunctions-pipeline';
 import { FieldlensPropsError } from './errors';
 import { addStackOutputs } from './stack-outputs';
@@ -96,12 +96,7 @@ export class FieldlensStack extends Stack {
     // With a backfill the capacity is split once: the pipeline is built with the uploads' part.
     const { capacity } = model;
     // Checked here, not only in the queue pipeline, to name where the capacity came from (a Bedrock quota, say).
-    if (trigger === 'queue' && capacity < TRIGGER_LIMITS.queue.min) {
-      throw new FieldlensPropsError(
-        `${model.capacitySource}: the queue trigger needs a capacity of at least ${TRIGGER_LIMITS.queue.min}, got ${capacity}: ` +
-          `an SQS event source always runs at least ${TRIGGER_LIMITS.queue.min} invocations at once; use the direct trigger for a one-request endpoint`,
-      );
-    }
+    if (trigger === 'queue') checkQueueCapacity(capacity, model.capacitySource);
     if (props.backfill) {
       try {
         this.sharedBudget = shareEndpoint({

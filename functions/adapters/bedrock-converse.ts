@@ -30,6 +30,7 @@ import type {
   ToolInputSchema,
 } from '@aws-sdk/client-bedrock-runtime';
 import { ErrorCode, ModelError } from '../core/errors';
+import { once } from '../core/once';
 import type { CompleteOptions, ImageMime, ImagePayload, ModelClient, ModelReply, ModelRequest } from '../core/ports';
 import { classifyBedrockError } from './bedrock-errors';
 
@@ -71,6 +72,14 @@ const FORMATS: Readonly<Record<ImageMime, ImageFormat>> = {
 };
 
 /**
+ * The SDK, imported when the first Bedrock client is made rather than when
+ * the bundle loads: a function that talks to an OpenAI-compatible endpoint
+ * never pays for it (it is a dynamic import of an external module, which
+ * esbuild leaves as it is; a static one would load at every cold start).
+ */
+const loadSdk = once(() => import('@aws-sdk/client-bedrock-runtime'));
+
+/**
  * A Bedrock Runtime client as fieldlens needs it: the SDK's retries off,
  * its default HTTP/2 handler. Create it once per process.
  *
@@ -86,18 +95,6 @@ export async function createBedrockRuntimeClient(
 ): Promise<BedrockRuntimeClient> {
   const { BedrockRuntimeClient } = await loadSdk();
   return new BedrockRuntimeClient({ ...options, maxAttempts: 1 });
-}
-
-let sdk: Promise<typeof import('@aws-sdk/client-bedrock-runtime')> | undefined;
-
-/**
- * The SDK, imported when the first Bedrock client is made rather than when
- * the bundle loads: a function that talks to an OpenAI-compatible endpoint
- * never pays for it (it is a dynamic import of an external module, which
- * esbuild leaves as it is; a static one would load at every cold start).
- */
-function loadSdk(): Promise<typeof import('@aws-sdk/client-bedrock-runtime')> {
-  return (sdk ??= import('@aws-sdk/client-bedrock-runtime'));
 }
 
 const decoded = new WeakMap<Buffer, Uint8Array>();

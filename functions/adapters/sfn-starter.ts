@@ -5,18 +5,15 @@
  * same code runs against any server that speaks the Step Functions protocol.
  */
 import type { SFNClient, SFNClientConfig } from '@aws-sdk/client-sfn';
+import { once } from '../core/once';
 import type { ExecutionStarter, StartResult } from '../core/ports';
-
-let sdk: Promise<typeof import('@aws-sdk/client-sfn')> | undefined;
 
 /**
  * The SDK, imported when the first client is made: the runtime module that
  * wires the starter is in every function's bundle, and a static import of
  * an external module would load it at every function's cold start.
  */
-function loadSdk(): Promise<typeof import('@aws-sdk/client-sfn')> {
-  return (sdk ??= import('@aws-sdk/client-sfn'));
-}
+const loadSdk = once(() => import('@aws-sdk/client-sfn'));
 
 /** Starts executions of one state machine. */
 export class SfnExecutionStarter implements ExecutionStarter {

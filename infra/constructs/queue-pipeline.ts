@@ -30,6 +30,21 @@ export interface QueuePipelineProps extends PipelineProps {
 }
 
 /**
+ * Refuses a capacity the queue trigger cannot keep: an SQS event source
+ * always runs at least 2 invocations at once.
+ *
+ * @param source where the capacity came from, named in the message (a context key, a Bedrock quota).
+ * @throws {FieldlensPropsError} below 2.
+ */
+export function checkQueueCapacity(capacity: number, source: string): void {
+  if (capacity >= TRIGGER_LIMITS.queue.min) return;
+  throw new FieldlensPropsError(
+    `${source}: the queue trigger needs a capacity of at least ${TRIGGER_LIMITS.queue.min}, got ${capacity}: ` +
+      `an SQS event source always runs at least ${TRIGGER_LIMITS.queue.min} invocations at once; use the direct trigger for a one-request endpoint`,
+  );
+}
+
+/**
  * S3 object-created events under the input prefix → an encrypted SQS queue
  * → the `on-upload` function (one image per invocation, partial batch
  * failures reported) → a result document under the output prefix. A message
@@ -53,13 +68,7 @@ export class QueuePipeline extends Construct implements FieldlensPipeline {
 
   constructor(scope: Construct, id: string, props: QueuePipelineProps) {
     super(scope, id);
-    const capacity = props.model.capacity ?? PIPELINE_DEFAULTS.modelCapacity;
-    if (capacity < TRIGGER_LIMITS.queue.min) {
-      throw new FieldlensPropsError(
-        `modelMaxConcurrency (model.capacity): the queue trigger needs at least ${TRIGGER_LIMITS.queue.min}, got ${capacity}: ` +
-          `an SQS event source always runs at least ${TRIGGER_LIMITS.queue.min} invocations at once; use the direct trigger for a one-request endpoint`,
-      );
-    }
+    checkQueueCapacity(props.model.capacity ?? PIPELINE_DEFAULTS.modelCapacity, 'model.capacity (modelMaxConcurrency)');
     this.budget = pipelineBudget(props, TRIGGER_LIMITS.queue);
     const maxReceiveCount = props.maxReceiveCount ?? 3;
     if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {

@@ -29,7 +29,7 @@ import { MonitoredDeadLetterQueue } from './dead-letter-queue';
 import { expireObjectsUnder } from './fieldlens-bucket';
 import { subscribeToObjectsCreated } from './object-created-source';
 import type { FieldlensFunction } from './lambda-defaults';
-import { PIPELINE_DEFAULTS, pipelineBudget, resolveFields, type FieldlensPipeline, type PipelineProps } from './pipeline-props';
+import { PIPELINE_DEFAULTS, pipelineBudget, type FieldlensPipeline, type PipelineProps } from './pipeline-props';
 import { inlineMapConcurrency, validatePipelineProps } from './pipeline-validation';
 import { acknowledgeStateMachineWildcards, stepFunctionsDefinition } from './stepfunctions-definition';
 import { stepFunctionsStarter, stepFunctionsTaskFunctions, type StepFunctionsTaskFunctions } from './stepfunctions-functions';
@@ -108,8 +108,9 @@ export class StepFunctionsPipeline extends Construct implements FieldlensPipelin
     // An inline Map runs at most 40 iterations at once: the budget's
     // per-image figure is capped there (with a synth warning), so the
     // reservation and the EndpointBudget output say what actually runs.
-    const perImageWanted = Math.min(resolveFields(props.fields).fields.length, props.model.capacity ?? PIPELINE_DEFAULTS.modelCapacity);
-    this.budget = pipelineBudget(props, TRIGGER_LIMITS.direct, inlineMapConcurrency(this, perImageWanted));
+    const uncapped = pipelineBudget(props, TRIGGER_LIMITS.direct);
+    const perImageMax = inlineMapConcurrency(this, uncapped.perImage);
+    this.budget = perImageMax < uncapped.perImage ? pipelineBudget(props, TRIGGER_LIMITS.direct, perImageMax) : uncapped;
 
     const dlq = new MonitoredDeadLetterQueue(this, 'DeadLetters', {
       purpose:
