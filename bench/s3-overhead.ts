@@ -2,12 +2,11 @@
  * Section 5: S3 overhead per image, apart from model time.
  *
  * The handler's store is wrapped in a timing decorator (bench/timing-store.ts),
- * so each image's S3 time splits into the admission heads (source and any
- * earlier result, side by side), the read of the image and the write of the
- * result; the rest of the handler's wall time is the model and fieldlens's
- * own work.
+ * so each image's S3 time splits into time in HEADs, GETs and PUTs; the rest
+ * of the handler's wall time is the model and fieldlens's own work. Two more
+ * rows show what the content cache costs an image: a miss and a hit.
  */
-import { createBenchHandler, type Invocation, type ModelEndpoint } from './handler';
+import { createBenchHandler, type BenchHandler, type Invocation, type ModelEndpoint } from './handler';
 import { labelFields, syntheticFields } from './fields';
 import { pngSignedBytes, type BenchImage } from './images';
 import { startBenchS3 } from './local-s3';
@@ -66,35 +65,46 @@ export async function runS3OverheadSection(o: S3OverheadOptions): Promise<Sectio
     fields: o.endpoint ? labelFields(o.fields) : syntheticFields(o.fields),
     maxImageBytes: Math.max(...images.map((i) => i.bytes.length)),
   });
+  const cached = await createBenchHandler({
+    s3: client,
+    model: o.endpoint ?? bench!.endpoint,
+    fields: o.endpoint ? labelFields(o.fields) : syntheticFields(o.fields),
+    maxImageBytes: Math.max(...images.map((i) => i.bytes.length)),
+    contentCache: true,
+  });
   let uploads = 0;
-  const invoke = async (image: BenchImage): Promise<Invocation> =>
-    handler.invoke(await s3.put(`incoming/s3/${uploads++}.png`, image.bytes));
+  const invoke = async (image: BenchImage, through: BenchHandler = handler): Promise<Invocation> =>
+    through.invoke(await s3.put(`incoming/s3/${uploads++}.png`, image.bytes));
   try {
     const warmImage = images[0]!;
-    if (bench) await bench.warm(() => invoke(warmImage));
-    else await invoke(warmImage);
+    for (const through of [handler, cached]) {
+      if (bench) await bench.warm(() => invoke(warmImage, through));
+      else await invoke(warmImage, through);
+    }
 
     const rows: S3OverheadRow[] = [];
     for (const image of images) {
       const runs: Invocation[] = [];
       for (let r = 0; r < o.runs; r++) runs.push(await invoke(image));
-      const s3Ms = median(runs.map((r) => r.s3.totalMs));
-      const totalMs = median(runs.map((r) => r.wallMs));
-      rows.push({
-        image: image.label,
-        bytes: image.bytes.length,
-        headMs: round(median(runs.map((r) => r.s3.headMs)), 1),
-        readMs: round(median(runs.map((r) => r.s3.readMs)), 1),
-        writeMs: round(median(runs.map((r) => r.s3.writeMs)), 1),
-        s3Ms: round(s3Ms, 1),
-        totalMs: round(totalMs, 1),
-        restMs: round(median(runs.map((r) => r.wallMs - r.s3.totalMs)), 1),
-        s3Share: round(s3Ms / totalMs, 3),
-        complete: runs.filter((r) => r.document.status === 'complete').length,
-        runs: runs.length,
-      });
+      rows.push(rowOf(image.label, image.bytes.length, runs));
+    }
+    // The content cache's cost to an image, with the first image's size:
+    // a miss (new bytes every run: a lookup before the model calls, an entry
+    // stored after the document) and a hit (the same bytes again: S3 only).
+    if (!o.images || o.images.length === 0) {
+      const size = images[0]!.bytes.length;
+      const misses: Invocation[] = [];
+      const hits: Invocation[] = [];
+      for (let r = 0; r < o.runs; r++) {
+        const fresh = pngSignedBytes(size);
+        misses.push(await invoke(fresh, cached));
+        hits.push(await invoke(fresh, cached));
+      }
+      rows.push(rowOf(`${images[0]!.label}, cache miss`, size, misses));
+      rows.push(rowOf(`${images[0]!.label}, cache hit`, size, hits));
     }
     const figures: S3OverheadFigures = {
+
       model: o.endpoint ? 'endpoint' : 'test-server',
       fields: o.fields,
       latencyMs: o.endpoint ? null : o.latencyMs,
@@ -121,8 +131,10 @@ export async function runS3OverheadSection(o: S3OverheadOptions): Promise<Sectio
             `${r.complete}/${r.runs}`,
           ]),
           notes: [
-            'head = the two admission HEADs (source, earlier result) side by side; read = GET of the image; write = PUT of the result;',
+            'head = time in HEADs (admission’s two side by side, the look at the result after the lease claim, the source check before the write); read = in GETs; write = in PUTs (lease, result);',
             'S3 = time inside any S3 call; rest = total − S3 (model requests, base64, parsing, merging). No target: reported apart from model time.',
+            'The content cache is off in the other rows. cache miss: new bytes every run (the entry is looked up beside the lease claim’s second look at the result, and stored beside the lease’s release);',
+            'cache hit: the same bytes again under another key (S3 only, no model call). read and write include the entry’s GET and PUT.',
           ],
         },
       ],
@@ -130,8 +142,28 @@ export async function runS3OverheadSection(o: S3OverheadOptions): Promise<Sectio
     };
   } finally {
     await handler.close();
+    await cached.close();
     client.destroy();
     await bench?.close();
     await s3.close();
   }
+}
+
+/** One row: the medians of `runs`. */
+function rowOf(image: string, bytes: number, runs: readonly Invocation[]): S3OverheadRow {
+  const s3Ms = median(runs.map((r) => r.s3.totalMs));
+  const totalMs = median(runs.map((r) => r.wallMs));
+  return {
+    image,
+    bytes,
+    headMs: round(median(runs.map((r) => r.s3.headMs)), 1),
+    readMs: round(median(runs.map((r) => r.s3.readMs)), 1),
+    writeMs: round(median(runs.map((r) => r.s3.writeMs)), 1),
+    s3Ms: round(s3Ms, 1),
+    totalMs: round(totalMs, 1),
+    restMs: round(median(runs.map((r) => r.wallMs - r.s3.totalMs)), 1),
+    s3Share: round(s3Ms / totalMs, 3),
+    complete: runs.filter((r) => r.document.status === 'complete').length,
+    runs: runs.length,
+  };
 }

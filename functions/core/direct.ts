@@ -5,7 +5,7 @@
  * write the same document.
  */
 import { admit, type SourceHint } from './admission';
-import { cacheEntryRef, imageDigest, lookupCachedAnswers, storeCachedAnswers } from './content-cache';
+import { cacheEntryRef, imageDigest, lookupCachedAnswers, storeCachedAnswers, type CacheLookup } from './content-cache';
 import {
   failedResult,
   mergeResult,
@@ -23,7 +23,7 @@ import { notImageError, prepareImage, sniffImage, SNIFF_BYTES } from './image';
 import { leaseRefFor, type SkipReason } from './keys';
 import { claimLease, releaseLease, type ClaimOutcome } from './lease';
 import type { Gate } from './adaptive-limit';
-import type { Clock, ImageMime, Logger, ModelClient, ObjectStore } from './ports';
+import type { Clock, ImageMime, Logger, ModelClient, ObjectRef, ObjectStore } from './ports';
 import { publishResult, storedResultOf } from './result-writer';
 import type { ModelSettings, PipelineSettings } from './settings';
 
@@ -141,56 +141,62 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
     });
     return { kind: 'skipped', reason: 'in-flight', resultKey: slot.ref.key };
   }
+  // Work that follows the document and may overlap the lease's release
+  // (storing the content-cache entry): awaited with it.
+  let afterWrite: Promise<unknown> = Promise.resolve();
   try {
     // The result may have become final between admission and the claim (a
     // delivery that finished and released its lease just then): look once
-    // more, so that window costs a HEAD, not every field again.
-    const now = await store.head(slot.ref, { forbiddenMeansAbsent: true, ...storeOptions });
+    // more, so that window costs a HEAD, not every field again. Meanwhile the
+    // image arrives and, with the content cache on, its entry is looked up:
+    // the first model call waits for one round trip after the claim, not two.
+    const recheck = store.head(slot.ref, { forbiddenMeansAbsent: true, ...storeOptions });
+    const prepared = image.then((read) => prepareRead(read, readSignal));
+    // Settled either way below; a failed HEAD must not leave `prepared` unwatched.
+    prepared.catch(() => undefined);
+    const now = await recheck;
     const stored = now ? storedResultOf(now) : undefined;
     if (stored && stored.state === 'final' && stored.sourceEtag === info.etag && stored.fingerprint === settings.fingerprint) {
       return { kind: 'skipped', reason: 'duplicate', resultKey: slot.ref.key };
     }
-    return await extractAndWrite(await image);
+    return await extractAndWrite(await prepared);
   } finally {
     reading.abort();
-    await releaseLease(store, leaseRef, claim.etag, invocation.storeSignal);
+    await Promise.all([afterWrite, releaseLease(store, leaseRef, claim.etag, invocation.storeSignal)]);
   }
 
-  async function extractAndWrite(image: ImageRead): Promise<ProcessOutcome> {
-    if ('error' in image) {
+  /** The image as read, sniffed and hashed, with its cache lookup when the cache is on: no writes yet. */
+  async function prepareRead(image: ImageRead, signal: AbortSignal): Promise<Prepared> {
+    if ('error' in image) return { kind: 'unreadable', error: image.error };
+    if (!image.read) return { kind: 'gone' };
+    const body = image.read.body;
+    const mime = sniffImage(body.subarray(0, SNIFF_BYTES));
+    if (!mime) return { kind: 'not-image' };
+    if (!settings.contentCache) return { kind: 'image', body, mime };
+    // The content cache: the same bytes under the same configuration were
+    // answered before; that document is written with no model call.
+    const digest = imageDigest(body);
+    const cacheRef = cacheEntryRef(slot.ref.bucket, settings.contentCache, settings.fingerprint, digest);
+    const lookup = await lookupCachedAnswers({ store, ref: cacheRef, digest, scope: settings, logger, signal });
+    return { kind: 'image', body, mime, cache: { ref: cacheRef, digest, lookup } };
+  }
+
+  async function extractAndWrite(image: Prepared): Promise<ProcessOutcome> {
+    if (image.kind === 'unreadable') {
       const err = image.error;
       if (err instanceof ObjectNotFoundError) return { kind: 'skipped', reason: 'not-found', resultKey: slot.ref.key };
       if (err instanceof InputRejectedError) return write(rejectedResult(frame(), err.toJSON()));
       throw err;
     }
-    if (!image.read) return { kind: 'skipped', reason: 'not-found', resultKey: slot.ref.key };
-    const body = image.read.body;
+    if (image.kind === 'gone') return { kind: 'skipped', reason: 'not-found', resultKey: slot.ref.key };
+    if (image.kind === 'not-image') return write(rejectedResult(frame(), notImageError(info.contentType).toJSON()));
+    const { body, mime, cache } = image;
 
-    const mime = sniffImage(body.subarray(0, SNIFF_BYTES));
-    if (!mime) return write(rejectedResult(frame(), notImageError(info.contentType).toJSON()));
-
-    // The content cache: the same bytes under the same configuration were
-    // answered before; write that document with no model call.
-    const digest = settings.contentCache ? imageDigest(body) : undefined;
-    const cacheRef =
-      settings.contentCache && digest ? cacheEntryRef(slot.ref.bucket, settings.contentCache, settings.fingerprint, digest) : undefined;
-    let replaceEntry = false;
-    if (cacheRef && digest) {
-      const lookup = await lookupCachedAnswers({
-        store,
-        ref: cacheRef,
-        digest,
-        scope: settings,
-        logger,
-        ...storeOptions,
+    if (cache?.lookup.kind === 'hit') {
+      logger.info('content cache hit: answers of an identical image, no model call', {
+        cacheSourceKey: cache.lookup.cache.source?.key,
       });
-      if (lookup.kind === 'hit') {
-        logger.info('content cache hit: answers of an identical image, no model call', {
-          cacheSourceKey: lookup.cache.source?.key,
-        });
-        return write(mergeResult(frame(mime, lookup.cache), lookup.outcomes, settings));
-      }
-      replaceEntry = lookup.invalid;
+      return write(mergeResult(frame(mime, cache.lookup.cache), cache.lookup.outcomes, settings));
     }
 
     const kept = keptOutcomes(resume, settings);
@@ -210,7 +216,7 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
       });
       const byName = new Map(asked.map((o) => [o.name, o]));
       document = mergeResult(
-        frame(mime, cacheRef ? { hit: false } : undefined),
+        frame(mime, cache ? { hit: false } : undefined),
         settings.fields.map((f) => kept.get(f.name) ?? byName.get(f.name)!),
         settings,
       );
@@ -220,15 +226,17 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
       document = failedResult(frame(mime), settings.fields.map((f) => f.name), toErrorInfo(err) as ErrorInfo);
     }
     const outcome = await write(document, [...kept.keys()]);
-    if (cacheRef && digest && outcome.kind === 'written') {
-      await storeCachedAnswers({
+    if (cache && outcome.kind === 'written') {
+      // After the document (an entry never exists without its result), beside
+      // the lease's release: nothing the lease guards depends on the entry.
+      afterWrite = storeCachedAnswers({
         store,
-        ref: cacheRef,
-        digest,
+        ref: cache.ref,
+        digest: cache.digest,
         document,
         logger,
         now: new Date(clock.now()),
-        replace: replaceEntry,
+        replace: cache.lookup.invalid,
         ...storeOptions,
       });
     }
@@ -238,6 +246,19 @@ export async function processObject(deps: DirectDeps, hint: SourceHint, invocati
 
 /** The image read, or why it could not be: settled, so a cancelled read is never an unhandled rejection. */
 type ImageRead = { readonly read: Awaited<ReturnType<ObjectStore['read']>> } | { readonly error: unknown };
+
+/** The image read and looked at, before anything is written (see `prepareRead`). */
+type Prepared =
+  | { readonly kind: 'unreadable'; readonly error: unknown }
+  | { readonly kind: 'gone' }
+  | { readonly kind: 'not-image' }
+  | {
+      readonly kind: 'image';
+      readonly body: Buffer;
+      readonly mime: ImageMime;
+      /** With the content cache on: the entry's key, the image's digest, what the lookup found. */
+      readonly cache?: { readonly ref: ObjectRef; readonly digest: string; readonly lookup: CacheLookup };
+    };
 
 /** The fields of a resumed document that succeeded: kept as they are, never asked again. */
 function keptOutcomes(resume: ResultDocument | undefined, settings: PipelineSettings): Map<string, FieldOutcome> {

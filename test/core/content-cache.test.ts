@@ -47,7 +47,7 @@ function aWorld(o: { settings?: PipelineSettings; model?: FakeModel; store?: Mem
     if (outcome.kind !== 'written') throw new Error(`expected a document, got ${JSON.stringify(outcome)}`);
     return outcome.document;
   };
-  return { store, model, logger, run };
+  return { store, model, logger, run, deps, invocation };
 }
 
 const IMAGE = Buffer.concat([PNG_BYTES, Buffer.from('the same label photographed once')]);
@@ -170,6 +170,89 @@ describe('content cache in direct mode', () => {
     // Assess
     expect(doc.status).toBe('complete');
     expect(model.calls).toHaveLength(2);
+  });
+
+  it('looks the entry up while the result is looked at once more after the claim, not after it', async () => {
+    // Prepare: the second HEAD of the result (the one after the lease claim)
+    // answers late; note whether the entry was asked for meanwhile
+    const store = new MemoryStore();
+    const { run } = aWorld({ store });
+    const head = store.head.bind(store);
+    const entryReadsWhileRechecking: number[] = [];
+    let resultHeads = 0;
+    store.head = async (ref) => {
+      if (ref.key === 'results/a.png.json' && ++resultHeads === 2) {
+        await new Promise((r) => setTimeout(r, 20));
+        entryReadsWhileRechecking.push(store.reads.filter((r) => r.ref.key === entryKey()).length);
+      }
+      return head(ref);
+    };
+
+    // Act
+    const doc = await run('incoming/a.png');
+
+    // Assess
+    expect(doc.status).toBe('complete');
+    expect(entryReadsWhileRechecking).toEqual([1]);
+  });
+
+  it('cancels the lookup and writes nothing when that second look finds the result already final', async () => {
+    // Prepare: another delivery's final document lands just after the claim
+    const store = new MemoryStore();
+    const { model, deps, invocation } = aWorld({ store });
+    const etag = store.put({ bucket: BUCKET, key: 'incoming/a.png' }, IMAGE);
+    store.put({ bucket: BUCKET, key: entryKey() }, Buffer.from(JSON.stringify(anEntry())));
+    const putJson = store.putJson.bind(store);
+    store.putJson = async (ref, value, metadata, options) => {
+      const written = await putJson(ref, value, metadata, options);
+      if (ref.key.endsWith('.lease')) {
+        store.put({ bucket: BUCKET, key: 'results/a.png.json' }, Buffer.from('{}'), {
+          metadata: { 'source-etag': etag, 'config-fingerprint': FINGERPRINT, 'result-state': 'final', 'result-runs': '1' },
+        });
+      }
+      return written;
+    };
+    const head = store.head.bind(store);
+    let resultHeads = 0;
+    store.head = async (ref) => {
+      // The second look answers after the image and the entry were asked for.
+      if (ref.key === 'results/a.png.json' && ++resultHeads === 2) await new Promise((r) => setTimeout(r, 20));
+      return head(ref);
+    };
+
+    // Act
+    const outcome = await processObject(deps, { bucket: BUCKET, key: 'incoming/a.png', etag }, invocation);
+
+    // Assess
+    expect(outcome).toEqual({ kind: 'skipped', reason: 'duplicate', resultKey: 'results/a.png.json' });
+    expect(model.calls).toHaveLength(0);
+    expect(store.writes).toHaveLength(0);
+    const entryRead = store.reads.find((r) => r.ref.key === entryKey());
+    expect(entryRead?.options.signal?.aborted).toBe(true);
+  });
+
+  it('stores the entry beside the lease’s release: the release does not wait for the entry', async () => {
+    // Prepare: the entry's write answers late; note whether the lease was released meanwhile
+    const store = new MemoryStore();
+    const { run } = aWorld({ store });
+    const putJson = store.putJson.bind(store);
+    const leaseDeletesWhileStoring: number[] = [];
+    store.putJson = async (ref, value, metadata, options) => {
+      if (ref.key === entryKey()) {
+        await new Promise((r) => setTimeout(r, 20));
+        leaseDeletesWhileStoring.push(store.deletes.filter((d) => d.key.endsWith('.lease')).length);
+      }
+      return putJson(ref, value, metadata, options);
+    };
+
+    // Act
+    const doc = await run('incoming/a.png');
+
+    // Assess: the entry is still stored, after the document
+    expect(doc.status).toBe('complete');
+    expect(leaseDeletesWhileStoring).toEqual([1]);
+    const keys = store.writes.map((w) => w.ref.key);
+    expect(keys.indexOf('results/a.png.json')).toBeLessThan(keys.indexOf(entryKey()));
   });
 
   it('caches no partial document: its failed fields would be handed to every copy of the image', async () => {

@@ -264,6 +264,8 @@ export async function mergeRunDocument(deps: StepDeps, input: MergeInput): Promi
     result: { status: 'skipped', retryable: false, reason, resultKey: input.resultRef.key },
     asked: askedNames,
   });
+  // The cache entry, stored after the document and beside the parts' deletion.
+  let afterWrite: Promise<unknown> = Promise.resolve();
   try {
     const [asked, existing] = await Promise.all([
       Promise.all(input.outcomes.map((o) => outcomeOf(store, o, run, settings))),
@@ -298,7 +300,7 @@ export async function mergeRunDocument(deps: StepDeps, input: MergeInput): Promi
     if (published.kind !== 'written') return skipped(published.kind);
     if (cacheSlot) {
       // After the document, as in direct mode: an entry never exists without its result.
-      await storeCachedAnswers({
+      afterWrite = storeCachedAnswers({
         store,
         ref: cacheEntryRef(input.resultRef.bucket, cacheSlot.settings, settings.fingerprint, cacheSlot.digest),
         digest: cacheSlot.digest,
@@ -319,7 +321,7 @@ export async function mergeRunDocument(deps: StepDeps, input: MergeInput): Promi
       asked: askedNames,
     };
   } finally {
-    const left = await deleteFieldParts(store, run, askedNames, settings);
+    const [, left] = await Promise.all([afterWrite, deleteFieldParts(store, run, askedNames, settings)]);
     if (left > 0) logger.warn('some field parts could not be deleted; the lifecycle rule expires them', { left });
   }
 }

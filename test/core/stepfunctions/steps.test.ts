@@ -315,6 +315,31 @@ describe('the steps with the content cache and prices', () => {
     expect(copyDoc).toEqual((copyDirect as { document: ResultDocument }).document);
   });
 
+  it('store the entry beside the deletion of the field parts, after the document', async () => {
+    // Prepare: the entry's write answers late; note how many parts were deleted meanwhile
+    const w = aWorld({ contentCache: CACHE }, script());
+    w.store.put(IMAGE, PNG_BYTES, { etag: 'e1' });
+    const putJson = w.store.putJson.bind(w.store);
+    const partsDeletedWhileStoring: number[] = [];
+    w.store.putJson = async (ref, value, metadata, options) => {
+      if (ref.key.includes('/.fieldlens/cache/')) {
+        await new Promise((r) => setTimeout(r, 20));
+        partsDeletedWhileStoring.push(w.store.deletes.filter((d) => d.key.includes('/.fieldlens/parts/')).length);
+      }
+      return putJson(ref, value, metadata, options);
+    };
+
+    // Act
+    const { doc } = await runSteps(w);
+
+    // Assess
+    expect(doc.status).toBe('complete');
+    expect(partsDeletedWhileStoring).toEqual([3]);
+    const keys = w.store.writes.map((x) => x.ref.key);
+    const entry = keys.findIndex((k) => k.includes('/.fieldlens/cache/'));
+    expect(entry).toBeGreaterThan(keys.indexOf(RESULT.key));
+  });
+
   it('store no entry for a partial document, so its copy is asked again', async () => {
     // Prepare
     const w = aWorld({ contentCache: CACHE }, new FakeModel({ f0: [aReply('zero'), aReply('zero')], f1: [finalError(), aReply('one')], f2: [aReply('two'), aReply('two')] }));
