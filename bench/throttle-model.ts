@@ -49,13 +49,18 @@ export class VirtualTime implements Clock {
     });
   }
 
-  /** Fires timers in order until none is left and every promise callback has run. */
-  async run(): Promise<void> {
+  /**
+   * Fires timers in order until none is left and every promise callback has run.
+   * @param between called before time moves on, with the span about to pass:
+   *   nothing changes during it, so the state seen then holds for all of it.
+   */
+  async run(between?: (from: number, to: number) => void): Promise<void> {
     for (;;) {
       // setImmediate runs after every queued promise callback (and those they queue).
       await new Promise<void>((r) => setImmediate(r));
       const timer = this.#timers.shift();
       if (!timer) return;
+      if (timer.at > this.#now) between?.(this.#now, timer.at);
       this.#now = timer.at;
       timer.fire();
     }
@@ -71,6 +76,11 @@ class SimulatedEndpoint implements ModelClient {
   requests = 0;
   rejected = 0;
   #serving = 0;
+
+  /** Requests it is computing now (never above C). */
+  get serving(): number {
+    return this.#serving;
+  }
   readonly #queue: Array<() => void> = [];
 
   constructor(
@@ -146,6 +156,36 @@ export interface ThrottleModelRun {
   readonly complete: number;
   readonly requests: number;
   readonly rejected: number;
+  /**
+   * The endpoint's idle slot-time (C × makespan less what it computed), as
+   * shares of C × makespan: while some image had a field neither answered
+   * nor at the endpoint (waiting in its environment's gate, or out a retry
+   * wait), and while none had.
+   */
+  readonly idle: { readonly fieldWaiting: number; readonly noneWaiting: number };
+}
+
+/** One environment's image now, for the idle accounting: its fields not yet answered, and those at the endpoint. */
+interface ImageInProgress {
+  unanswered: number;
+  atEndpoint: number;
+}
+
+/** The endpoint as one environment sees it, counting that environment's image's fields. */
+function countingFor(endpoint: ModelClient, image: ImageInProgress): ModelClient {
+  return {
+    modelName: endpoint.modelName,
+    async complete(request, options) {
+      image.atEndpoint++;
+      try {
+        const reply = await endpoint.complete(request, options);
+        image.unanswered--;
+        return reply;
+      } finally {
+        image.atEndpoint--;
+      }
+    },
+  };
 }
 
 /** One run with one seed. */
@@ -158,15 +198,20 @@ export async function runThrottleModel(o: ThrottleModelOptions, seed: number): P
   let next = 0;
   let complete = 0;
   let finishedAt = 0;
+  const images: ImageInProgress[] = [];
   const environment = async (): Promise<void> => {
     const level = new AimdLevel(o.perImage);
+    const current: ImageInProgress = { unanswered: 0, atEndpoint: 0 };
+    images.push(current);
+    const model = countingFor(endpoint, current);
     while (next < o.images) {
       next++;
       await time.sleep(o.beforeModelMs);
+      current.unanswered = o.fields.length;
       const outcomes = await extractFields({
         image,
         fields: o.fields,
-        model: endpoint,
+        model,
         deadline: never,
         deadlineAt: Number.MAX_SAFE_INTEGER,
         limit: createAdaptiveLimit(level),
@@ -184,11 +229,24 @@ export async function runThrottleModel(o: ThrottleModelOptions, seed: number): P
   };
   let settled = false;
   const all = Promise.all(Array.from({ length: o.environments }, environment)).finally(() => (settled = true));
-  await time.run();
+  const idleMs = { fieldWaiting: 0, noneWaiting: 0 };
+  await time.run((from, to) => {
+    if (settled) return;
+    const idle = (o.capacity - endpoint.serving) * (to - from);
+    const waiting = images.some((i) => i.unanswered > i.atEndpoint);
+    idleMs[waiting ? 'fieldWaiting' : 'noneWaiting'] += idle;
+  });
   // Every timer has fired: a run still pending now would never finish.
   if (!settled) throw new Error('the throttle model stalled: environments wait with no timer left');
   await all;
-  return { makespanMs: finishedAt, complete, requests: endpoint.requests, rejected: endpoint.rejected };
+  const slotMs = o.capacity * finishedAt;
+  return {
+    makespanMs: finishedAt,
+    complete,
+    requests: endpoint.requests,
+    rejected: endpoint.rejected,
+    idle: { fieldWaiting: idleMs.fieldWaiting / slotMs, noneWaiting: idleMs.noneWaiting / slotMs },
+  };
 }
 
 export interface ThrottleModelSummary {
@@ -197,6 +255,8 @@ export interface ThrottleModelSummary {
   readonly ratio: { readonly p10: number; readonly median: number; readonly p90: number };
   /** 429s per useful request (N·F), median over the seeds. */
   readonly medianPer429: number;
+  /** {@link ThrottleModelRun.idle}, medians over the seeds. */
+  readonly medianIdle: { readonly fieldWaiting: number; readonly noneWaiting: number };
   /** Seeds whose every image ended complete. */
   readonly allComplete: number;
 }
@@ -215,6 +275,16 @@ export async function summarizeThrottleModel(o: ThrottleModelOptions, seeds: num
       runs.map((r) => r.rejected / useful),
       0.5,
     ),
+    medianIdle: {
+      fieldWaiting: quantile(
+        runs.map((r) => r.idle.fieldWaiting),
+        0.5,
+      ),
+      noneWaiting: quantile(
+        runs.map((r) => r.idle.noneWaiting),
+        0.5,
+      ),
+    },
     allComplete: runs.filter((r) => r.complete === o.images).length,
   };
 }

@@ -373,7 +373,7 @@ function present(f: ThroughputFigures): Pick<SectionResult, 'tables' | 'checks'>
       },
       {
         title: `The same runs as a model in virtual time (bench/throttle-model.ts), ${MODEL_SEEDS} seeds each`,
-        columns: ['run', 'images at once', 'ms outside the model / image', 'answer ± ms', 'makespan / ideal: p10', 'median', 'p90', '429/useful', 'all complete'],
+        columns: ['run', 'images at once', 'ms outside the model / image', 'answer ± ms', 'makespan / ideal: p10', 'median', 'p90', '429/useful', 'idle: a field waiting', 'none waiting', 'all complete'],
         rows: f.modelled.map((m) => [
           m.name,
           String(m.imagesAtOnce),
@@ -383,6 +383,8 @@ function present(f: ThroughputFigures): Pick<SectionResult, 'tables' | 'checks'>
           fixed(m.summary.ratio.median, 3),
           fixed(m.summary.ratio.p90, 3),
           fixed(m.summary.medianPer429, 3),
+          `${fixed(m.summary.medianIdle.fieldWaiting * 100, 1)}%`,
+          `${fixed(m.summary.medianIdle.noneWaiting * 100, 1)}%`,
           `${m.summary.allComplete}/${m.summary.seeds}`,
         ]),
         notes: [
@@ -394,6 +396,9 @@ function present(f: ThroughputFigures): Pick<SectionResult, 'tables' | 'checks'>
           'at a limit below that needs two or three rounds whose last is not full: the endpoint is idle for slots no environment may use, and the spread',
           'over seeds shows how much one run depends on where the throttles fall. "nothing outside the model": the same with that time at 0,',
           'where environments that start together stay in step and collide every round: the miss is in sharing C, not in S3.',
+          'idle = the endpoint’s free slot-time as a share of C × makespan (medians): "a field waiting" while some image had a field neither answered',
+          'nor at the endpoint (held by its own environment’s limit, or out a retry wait), "none waiting" while none had (S3, the last images).',
+          'What environments sharing one view of the free slots could at most recover is the first.',
         ],
       },
     ],

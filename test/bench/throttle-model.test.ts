@@ -52,6 +52,24 @@ describe('VirtualTime', () => {
     expect(last).toBe(12);
   });
 
+  it('shows each span of time before it passes, with nothing yet changed', async () => {
+    // Prepare
+    const time = new VirtualTime();
+    let state = 'start';
+    void time.sleep(10).then(() => (state = 'after 10'));
+    void time.sleep(25).then(() => (state = 'after 25'));
+    const spans: Array<[number, number, string]> = [];
+
+    // Act
+    await time.run((from, to) => spans.push([from, to, state]));
+
+    // Assess
+    expect(spans).toEqual([
+      [0, 10, 'start'],
+      [10, 25, 'after 10'],
+    ]);
+  });
+
   it('rejects a sleep whose signal has already fired', async () => {
     const time = new VirtualTime();
     const aborted = AbortSignal.abort(new Error('gone'));
@@ -65,7 +83,7 @@ describe('runThrottleModel', () => {
     // 20 images × 5 fields over C = 10: 10 rounds of 500 ms.
     const run = await runThrottleModel(BASE, 1);
 
-    expect(run).toEqual({ makespanMs: 5_000, complete: 20, requests: 100, rejected: 0 });
+    expect(run).toEqual({ makespanMs: 5_000, complete: 20, requests: 100, rejected: 0, idle: { fieldWaiting: 0, noneWaiting: 0 } });
   });
 
   it('adds each image’s S3 time to every round when the limits leave no one to fill the endpoint meanwhile', async () => {
@@ -73,6 +91,22 @@ describe('runThrottleModel', () => {
 
     // 10 images per environment, each 40 + 500 + 30 ms.
     expect(run.makespanMs).toBe(10 * 570);
+    // The endpoint idles through the S3 time, with no field waiting.
+    expect(run.idle.fieldWaiting).toBe(0);
+    expect(run.idle.noneWaiting).toBeCloseTo(70 / 570, 12);
+  });
+
+  it('tells idle slots with a field held back by its limit from idle slots with nothing left to ask', async () => {
+    // Prepare: 2 environments with a limit of 2 for 5 fields: rounds of 2, 2, then 1
+    const o: ThrottleModelOptions = { ...BASE, images: 2, perImage: 2 };
+
+    // Act
+    const run = await runThrottleModel(o, 1);
+
+    // Assess: two rounds with 6 slots free while 3 fields wait, then one with 8 free and none waiting
+    expect(run.makespanMs).toBe(1_500);
+    expect(run.idle.fieldWaiting).toBeCloseTo((6 + 6) / 30, 12);
+    expect(run.idle.noneWaiting).toBeCloseTo(8 / 30, 12);
   });
 
   it('completes every image against an endpoint that refuses beyond C, counting each refusal as a request', async () => {
@@ -106,5 +140,7 @@ describe('summarizeThrottleModel', () => {
     expect(s.ratio.p10).toBeLessThanOrEqual(s.ratio.median);
     expect(s.ratio.median).toBeLessThanOrEqual(s.ratio.p90);
     expect(s.medianPer429).toBeGreaterThan(0);
+    expect(s.medianIdle.fieldWaiting).toBeGreaterThan(0);
+    expect(s.medianIdle.fieldWaiting + s.medianIdle.noneWaiting).toBeLessThan(1);
   });
 });
