@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Pool } from 'undici';
 import type { PromptLayout } from '../functions/adapters/openai-chat';
 import type { Config } from '../functions/config';
@@ -59,6 +60,8 @@ export interface BenchHandlerOptions {
   readonly contentCache?: boolean;
   /** The request layout; unset: the client's default, built as the function builds it. */
   readonly promptLayout?: PromptLayout;
+  /** The fleet gate's DynamoDB client (with `FLEET_GATE_*` in `env`). */
+  readonly dynamoDbClient?: DynamoDBClient;
 }
 
 /** One image through the handler. */
@@ -114,6 +117,7 @@ export async function createBenchHandler(o: BenchHandlerOptions): Promise<BenchH
       logWrite: o.logWrite ?? ((line) => void process.stderr.write(line)),
       // Records are still derived (their cost is part of every invocation); no EMF line is printed.
       metrics: o.metrics ?? { publish: () => undefined },
+      ...(o.dynamoDbClient ? { dynamoDbClient: o.dynamoDbClient } : {}),
     },
   );
   const { config } = runtime;

@@ -19,12 +19,14 @@
  * lets all promise callbacks run before it moves to the next timer, so
  * the core runs unchanged and nothing ever waits for real.
  */
-import { AimdLevel, createAdaptiveLimit } from '../functions/core/adaptive-limit';
+import { AimdLevel, createAdaptiveLimit, type Gate } from '../functions/core/adaptive-limit';
+import { createFleetGate, FleetView } from '../functions/core/fleet-gate';
 import { ErrorCode, ModelError } from '../functions/core/errors';
 import { extractFields } from '../functions/core/extract';
 import type { FieldSet } from '../functions/core/fields';
 import { prepareImage } from '../functions/core/image';
 import type { Clock, CompleteOptions, Logger, ModelClient, ModelReply, ModelRequest } from '../functions/core/ports';
+import { MemoryFleetStore } from '../test/support/memory-fleet-store';
 import { noisePng } from './images';
 import { quantile } from './stats';
 
@@ -149,6 +151,12 @@ export interface ThrottleModelOptions {
   /** An image's time outside its model calls (S3, the handler): before the first and after the last. */
   readonly beforeModelMs: number;
   readonly afterModelMs: number;
+  /**
+   * The environments share one fleet gate (`fleet-gate.ts`) over a store
+   * whose every call takes `storeMs`, capped at `cap`, polled every
+   * `pollMs`; absent, each environment has its own adaptive gate.
+   */
+  readonly fleet?: { readonly cap: number; readonly storeMs: number; readonly pollMs: number };
 }
 
 export interface ThrottleModelRun {
@@ -199,8 +207,25 @@ export async function runThrottleModel(o: ThrottleModelOptions, seed: number): P
   let complete = 0;
   let finishedAt = 0;
   const images: ImageInProgress[] = [];
+  const store = o.fleet ? new MemoryFleetStore(o.fleet.cap, time, o.fleet.storeMs) : undefined;
+  let invocations = 0;
   const environment = async (): Promise<void> => {
     const level = new AimdLevel(o.perImage);
+    const view = new FleetView(o.fleet?.cap ?? 1);
+    const gateFor = (): Gate =>
+      o.fleet && store
+        ? createFleetGate({
+            store,
+            view,
+            localCap: o.perImage,
+            owner: `i${++invocations}`,
+            attemptMs: 60_000,
+            pollMs: o.fleet.pollMs,
+            clock: time,
+            random,
+            logger: silent,
+          })
+        : createAdaptiveLimit(level);
     const current: ImageInProgress = { unanswered: 0, atEndpoint: 0 };
     images.push(current);
     const model = countingFor(endpoint, current);
@@ -214,7 +239,7 @@ export async function runThrottleModel(o: ThrottleModelOptions, seed: number): P
         model,
         deadline: never,
         deadlineAt: Number.MAX_SAFE_INTEGER,
-        limit: createAdaptiveLimit(level),
+        limit: gateFor(),
         timeoutMs: 60_000,
         maxRetries: 2,
         maxTokens: 256,

@@ -24,7 +24,9 @@
  * from this machine's noise.
  */
 import { performance } from 'node:perf_hooks';
+import { createDynamoDbClient } from '../functions/adapters/dynamodb-fleet-store';
 import { endpointBudget, type EndpointBudget } from '../infra/budget';
+import { startDynamoDb, type LocalDynamoDb } from '../test/support/dynamodb-server';
 import { createBenchHandler, type BenchHandler, type Invocation } from './handler';
 import { syntheticFields } from './fields';
 import { noisePng } from './images';
@@ -61,6 +63,8 @@ export interface ThroughputOptions {
   readonly retryAfterMs: number;
   /** Images at once in reject mode, as a multiple of the derived `concurrentImages`. */
   readonly oversubscription: number;
+  /** `FLEET_GATE_POLL_MS` of the fleet run. @default 25 (the function's default) */
+  readonly fleetPollMs?: number;
 }
 
 export type ServerMode = 'queue' | 'reject';
@@ -68,8 +72,22 @@ export type ServerMode = 'queue' | 'reject';
 /** Seeds of each modelled run. */
 export const MODEL_SEEDS = 100;
 
+/** A call to the fleet gate's store in the model: about a DynamoDB round trip within a region. */
+const FLEET_STORE_MS = 5;
+
+/** Each environment's own adaptive gate (the default), or one fleet gate for all (`FLEET_GATE_*`). */
+export type GateKind = 'environment' | 'fleet';
+
+/** How the fleet gate of the fleet run is set: its capacity overstates the server's as much as the run over-subscribes it. */
+export interface FleetRunSettings {
+  /** `FLEET_GATE_CAPACITY`: images at once × MODEL_MAX_CONCURRENCY, what the environments would send. */
+  readonly capacity: number;
+  readonly pollMs: number;
+}
+
 export interface ThroughputRun {
   readonly mode: ServerMode;
+  readonly gate: GateKind;
   /** ± jitter on L in this run. */
   readonly jitterMs: number;
   /** Invocations running at once (the simulated Lambda concurrency). */
@@ -118,6 +136,8 @@ export interface ThroughputFigures {
   readonly retryAfterMs: number;
   /** The stack's split of C, from infra/budget.ts. */
   readonly budget: EndpointBudget;
+  /** The fleet run's gate. */
+  readonly fleet: FleetRunSettings;
   /** ⌈N·F/C⌉·L */
   readonly idealMs: number;
   readonly runs: readonly ThroughputRun[];
@@ -129,22 +149,18 @@ export async function runThroughputSection(o: ThroughputOptions): Promise<Sectio
   const budget = endpointBudget({ capacity: o.capacity, fieldCount: o.fieldsPerImage });
   const idealMs = Math.ceil((o.images * o.fieldsPerImage) / o.capacity) * o.latencyMs;
   const s3 = await startBenchS3();
+  const dynamo = await startDynamoDb();
   try {
+    const rejectAtOnce = Math.max(budget.concurrentImages + 1, Math.round(budget.concurrentImages * o.oversubscription));
+    const fleet: FleetRunSettings = { capacity: rejectAtOnce * budget.perImage, pollMs: o.fleetPollMs ?? 25 };
     const queue = await runMode(s3, o, 'queue', budget.concurrentImages, budget.perImage, idealMs, 0);
-    const reject = await runMode(
-      s3,
-      o,
-      'reject',
-      Math.max(budget.concurrentImages + 1, Math.round(budget.concurrentImages * o.oversubscription)),
-      budget.perImage,
-      idealMs,
-      0,
-    );
+    const reject = await runMode(s3, o, 'reject', rejectAtOnce, budget.perImage, idealMs, 0);
+    const fleetReject = await runMode(s3, o, 'reject', rejectAtOnce, budget.perImage, idealMs, 0, { dynamo, ...fleet });
     const jittered =
       o.jitter > 0
         ? [await runMode(s3, o, 'queue', budget.concurrentImages, budget.perImage, idealMs, o.latencyMs * o.jitter)]
         : [];
-    const modelled = await modelRuns(o, budget, queue, reject);
+    const modelled = await modelRuns(o, budget, queue, reject, fleet);
     const figures: ThroughputFigures = {
       images: o.images,
       fieldsPerImage: o.fieldsPerImage,
@@ -152,12 +168,14 @@ export async function runThroughputSection(o: ThroughputOptions): Promise<Sectio
       latencyMs: o.latencyMs,
       retryAfterMs: o.retryAfterMs,
       budget,
+      fleet,
       idealMs,
-      runs: [queue, reject, ...jittered],
+      runs: [queue, reject, fleetReject, ...jittered],
       modelled,
     };
     return { id: 'throughput', title: 'Throughput under the endpoint’s capacity', figures, ...present(figures) };
   } finally {
+    await dynamo.close();
     await s3.close();
   }
 }
@@ -169,7 +187,13 @@ export async function runThroughputSection(o: ThroughputOptions): Promise<Sectio
  * wall time less L. That time is split evenly before and after the model
  * calls (three S3 round trips each). The reject run once more with none.
  */
-async function modelRuns(o: ThroughputOptions, budget: EndpointBudget, queue: ThroughputRun, reject: ThroughputRun): Promise<ModelledRun[]> {
+async function modelRuns(
+  o: ThroughputOptions,
+  budget: EndpointBudget,
+  queue: ThroughputRun,
+  reject: ThroughputRun,
+  fleet: FleetRunSettings,
+): Promise<ModelledRun[]> {
   const base = {
     images: o.images,
     fields: syntheticFields(o.fieldsPerImage),
@@ -190,6 +214,17 @@ async function modelRuns(o: ThroughputOptions, budget: EndpointBudget, queue: Th
       options: { ...base, overCapacity: 'reject', environments: reject.imagesAtOnce, beforeModelMs: outsideMs / 2, afterModelMs: outsideMs / 2 },
     },
     { name: 'reject, nothing outside the model', options: { ...base, overCapacity: 'reject', environments: reject.imagesAtOnce, beforeModelMs: 0, afterModelMs: 0 } },
+    {
+      name: 'reject, fleet gate',
+      options: {
+        ...base,
+        overCapacity: 'reject',
+        environments: reject.imagesAtOnce,
+        beforeModelMs: outsideMs / 2,
+        afterModelMs: outsideMs / 2,
+        fleet: { cap: fleet.capacity, storeMs: FLEET_STORE_MS, pollMs: fleet.pollMs },
+      },
+    },
   ];
   const out: ModelledRun[] = [];
   for (const c of cases) {
@@ -213,6 +248,7 @@ async function runMode(
   perImage: number,
   idealMs: number,
   jitterMs: number,
+  fleet?: FleetRunSettings & { readonly dynamo: LocalDynamoDb },
 ): Promise<ThroughputRun> {
   const bench = await startBenchModel({
     capacity: o.capacity,
@@ -223,18 +259,36 @@ async function runMode(
   });
   const fields = syntheticFields(o.fieldsPerImage);
   const image = noisePng(100_000);
+  const run = `${mode}-${fleet ? 'fleet' : 'env'}-${jitterMs}`;
+  // One table per run: the fleet starts from nothing learnt, as after a deploy.
+  if (fleet) await fleet.dynamo.createTable(run);
   const workers: Array<{ handler: BenchHandler; close: () => void }> = await Promise.all(
     Array.from({ length: imagesAtOnce }, async () => {
       const client = localS3Client(s3.endpoint);
+      // Each environment its own DynamoDB client, as each Lambda environment has.
+      const dynamoDbClient = fleet ? await createDynamoDbClient({ AWS_ENDPOINT_URL_DYNAMODB: fleet.dynamo.endpoint }, LOCAL_AWS) : undefined;
       return {
-        handler: await createBenchHandler({ s3: client, model: bench.endpoint, fields, maxConcurrency: perImage }),
-        close: () => client.destroy(),
+        handler: await createBenchHandler({
+          s3: client,
+          model: bench.endpoint,
+          fields,
+          maxConcurrency: perImage,
+          ...(fleet && dynamoDbClient
+            ? {
+                dynamoDbClient,
+                env: { FLEET_GATE_TABLE: run, FLEET_GATE_CAPACITY: String(fleet.capacity), FLEET_GATE_POLL_MS: String(fleet.pollMs) },
+              }
+            : {}),
+        }),
+        close: () => {
+          client.destroy();
+          dynamoDbClient?.destroy();
+        },
       };
     }),
   );
   try {
     const events: S3NotificationEvent[] = [];
-    const run = `${mode}-${jitterMs}`;
     for (let i = 0; i < o.images; i++) events.push(await s3.put(`incoming/throughput/${run}/${i}.png`, image.bytes));
     // Each execution environment's first invocation, one at a time and
     // answered at once: connections and code paths are warm, as in a
@@ -260,6 +314,7 @@ async function runMode(
     for (const d of done) statuses[d.document.status] = (statuses[d.document.status] ?? 0) + 1;
     return {
       mode,
+      gate: fleet ? 'fleet' : 'environment',
       jitterMs: round(jitterMs, 1),
       imagesAtOnce,
       perImage,
@@ -284,10 +339,28 @@ async function runMode(
   }
 }
 
+/** Region and credentials for the local DynamoDB server (it checks neither). */
+const LOCAL_AWS = { region: 'us-east-1', credentials: { accessKeyId: 'fieldlens', secretAccessKey: 'fieldlens' } };
+
 function present(f: ThroughputFigures): Pick<SectionResult, 'tables' | 'checks'> {
   const queue = f.runs.find((r) => r.mode === 'queue' && r.jitterMs === 0)!;
-  const reject = f.runs.find((r) => r.mode === 'reject')!;
+  const reject = f.runs.find((r) => r.mode === 'reject' && r.gate === 'environment')!;
+  const fleet = f.runs.find((r) => r.mode === 'reject' && r.gate === 'fleet')!;
   const jittered = f.runs.find((r) => r.mode === 'queue' && r.jitterMs > 0);
+  const rejectChecks = (r: ThroughputRun, label: string): Check[] => [
+    {
+      name: `${label}: images complete despite ${r.rejected429} × 429`,
+      target: 'all',
+      value: `${r.complete}/${f.images}`,
+      pass: r.complete === f.images,
+    },
+    {
+      name: `${label}: 429s per useful request`,
+      target: `≤ ${REJECT_MAX_429_PER_REQUEST}`,
+      value: `${fixed(per429(r, f), 3)} (${r.rejected429} for ${f.images * f.fieldsPerImage})`,
+      pass: per429(r, f) <= REJECT_MAX_429_PER_REQUEST,
+    },
+  ];
   const checks: Check[] = [
     {
       name: 'queue: makespan / ideal',
@@ -307,27 +380,23 @@ function present(f: ThroughputFigures): Pick<SectionResult, 'tables' | 'checks'>
       value: `${queue.complete}/${f.images}`,
       pass: queue.complete === f.images,
     },
+    // Each environment's own gate (the default) must still complete every
+    // image; its 429s and makespan are shown beside the fleet gate's, which
+    // carries the over-subscribed run's targets.
+    rejectChecks(reject, 'reject')[0]!,
+    ...rejectChecks(fleet, 'reject, fleet gate'),
     {
-      name: `reject: images complete despite ${reject.rejected429} × 429`,
-      target: 'all',
-      value: `${reject.complete}/${f.images}`,
-      pass: reject.complete === f.images,
-    },
-    {
-      name: 'reject: 429s per useful request',
-      target: `≤ ${REJECT_MAX_429_PER_REQUEST}`,
-      value: `${fixed(per429(reject, f), 3)} (${reject.rejected429} for ${f.images * f.fieldsPerImage})`,
-      pass: per429(reject, f) <= REJECT_MAX_429_PER_REQUEST,
-    },
-    {
-      name: 'reject: makespan / ideal',
+      name: 'reject, fleet gate: makespan / ideal',
       target: `≤ ${REJECT_MAX_RATIO.toFixed(2)}`,
-      value: `${fixed(reject.ratioToIdeal, 3)} (${ms(reject.makespanMs)} ms vs ${f.idealMs} ms)`,
-      pass: reject.ratioToIdeal <= REJECT_MAX_RATIO,
+      value:
+        `${fixed(fleet.ratioToIdeal, 3)} (${ms(fleet.makespanMs)} ms vs ${f.idealMs} ms; ` +
+        `${fixed(reject.ratioToIdeal, 3)} with ${fixed(per429(reject, f), 3)} × 429 per useful request with each environment's own gate)`,
+      pass: fleet.ratioToIdeal <= REJECT_MAX_RATIO,
     },
   ];
   const row = (r: ThroughputRun): string[] => [
     r.mode,
+    r.gate,
     r.jitterMs > 0 ? `± ${r.jitterMs} ms` : 'fixed',
     String(r.imagesAtOnce),
     String(r.perImage),
@@ -347,7 +416,9 @@ function present(f: ThroughputFigures): Pick<SectionResult, 'tables' | 'checks'>
       ? 'info'
       : r.mode === 'queue'
       ? mark(r.ratioToIdeal <= QUEUE_MAX_RATIO && r.complete === f.images && r.serverMaxInFlight <= f.capacity)
-      : mark(r.complete === f.images && per429(r, f) <= REJECT_MAX_429_PER_REQUEST && r.ratioToIdeal <= REJECT_MAX_RATIO),
+      : r.gate === 'fleet'
+      ? mark(r.complete === f.images && per429(r, f) <= REJECT_MAX_429_PER_REQUEST && r.ratioToIdeal <= REJECT_MAX_RATIO)
+      : `${mark(r.complete === f.images)} (429s, makespan: info)`,
   ];
   const b = f.budget;
   return {
@@ -356,14 +427,17 @@ function present(f: ThroughputFigures): Pick<SectionResult, 'tables' | 'checks'>
         title:
           `N = ${f.images} images × F = ${f.fieldsPerImage} fields, C = ${f.capacity}, L = ${f.latencyMs} ms; ` +
           `ideal ⌈N·F/C⌉·L = ${f.idealMs} ms`,
-        columns: ['server', 'L', 'images at once', 'cap', 'max in flight', 'max serving', 'makespan ms', '/ ideal', 'images/s', 'requests', '429s', '429/useful', 'max attempts', 'image ms', 'S3 ms', 'complete', 'target'],
+        columns: ['server', 'gate', 'L', 'images at once', 'cap', 'max in flight', 'max serving', 'makespan ms', '/ ideal', 'images/s', 'requests', '429s', '429/useful', 'max attempts', 'image ms', 'S3 ms', 'complete', 'target'],
         rows: f.runs.map(row),
         notes: [
           `Derived from C by infra/budget.ts endpointBudget: MODEL_MAX_CONCURRENCY = min(F, C) = ${b.perImage}, images at once = ⌊C / ${b.perImage}⌋ = ${b.concurrentImages}.`,
           `queue: the server queues beyond C, run with the derived limits (target makespan ≤ ${QUEUE_MAX_RATIO.toFixed(2)} × ideal).`,
           'image ms / S3 ms = median handler wall time of one image and the S3 part of it: while an image reads and writes S3, its share of C waits.',
           `reject: the server answers 429 (retry-after-ms ${f.retryAfterMs}) beyond C, over-subscribed on purpose with ${reject.imagesAtOnce} images at once; every image must end complete,`,
-          `with 429s per useful request ≤ ${REJECT_MAX_429_PER_REQUEST} and makespan ≤ ${REJECT_MAX_RATIO} × ideal: each environment's in-flight limit halves on a 429 and grows back one per window of answers.`,
+          `gate environment (the default): each environment's in-flight limit halves on a 429 and grows back one per window of answers; its 429s and makespan`,
+          `are shown for comparison. gate fleet (FLEET_GATE_*, functions/core/fleet-gate.ts): one in-flight count and one learnt limit for every environment, in a local`,
+          `DynamoDB server (dynalite), FLEET_GATE_CAPACITY = ${f.fleet.capacity} (what the environments would send: the configured capacity overstates the server's twice),`,
+          `polled every ${f.fleet.pollMs} ms while full; targets 429s per useful request ≤ ${REJECT_MAX_429_PER_REQUEST} and makespan ≤ ${REJECT_MAX_RATIO} × ideal.`,
           ...(jittered
             ? [
                 `info: the queue run again with L ± ${jittered.jitterMs} ms; each image then also waits for the slowest of its ${f.fieldsPerImage} fields, which the ideal does not count.`,
@@ -399,6 +473,7 @@ function present(f: ThroughputFigures): Pick<SectionResult, 'tables' | 'checks'>
           'idle = the endpoint’s free slot-time as a share of C × makespan (medians): "a field waiting" while some image had a field neither answered',
           'nor at the endpoint (held by its own environment’s limit, or out a retry wait), "none waiting" while none had (S3, the last images).',
           'What environments sharing one view of the free slots could at most recover is the first.',
+          `"fleet gate": the same environments over one fleet gate (FLEET_GATE_CAPACITY = ${f.fleet.capacity}, each store call ${FLEET_STORE_MS} ms, polled every ${f.fleet.pollMs} ms).`,
         ],
       },
     ],

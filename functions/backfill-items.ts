@@ -12,7 +12,6 @@ import type { Context } from 'aws-lambda';
 import { addTallies, runBackfillBatch } from './core/backfill';
 import { readBackfillBatch, reserveForAnotherImage, type BackfillBatchOutput, type ListedItem } from './core/backfill-batch';
 import { budgetFromRemaining, startDeadline } from './core/deadline';
-import { AimdLevel, createAdaptiveLimit } from './core/adaptive-limit';
 import { BackfillBatchError } from './core/errors';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
@@ -27,9 +26,6 @@ export type BackfillItemsHandler = (event: unknown, context: BackfillContext) =>
 
 /** Builds the handler from a runtime factory (the real one in Lambda, local servers in tests and `npm run backfill`). */
 export function createBackfillItemsHandler(getRuntime: () => Promise<ModelRuntime>): BackfillItemsHandler {
-  // What the endpoint's throttling taught one batch, the next one in this
-  // execution environment starts from, as for uploads (see `adaptive-limit.ts`).
-  let level: AimdLevel | undefined;
   return async (event, context) => {
     const rt = await getRuntime();
     const { config } = rt;
@@ -52,12 +48,12 @@ export function createBackfillItemsHandler(getRuntime: () => Promise<ModelRuntim
       timeoutMs: config.model.timeoutMs,
       budgetMs,
     });
-    level ??= new AimdLevel(config.model.maxConcurrency);
     try {
       const { tally, remaining } = await runBackfillBatch(
         // One gate for the invocation, as for an upload: never more than
-        // MODEL_MAX_CONCURRENCY requests in flight, and fewer while the endpoint throttles.
-        { ...rt, model: telemetry.meter(rt.model), logger, limit: createAdaptiveLimit(level) },
+        // MODEL_MAX_CONCURRENCY requests in flight, and fewer while the endpoint
+        // throttles; what one batch learnt, the next in this environment starts from.
+        { ...rt, model: telemetry.meter(rt.model), logger, limit: rt.gates({ id: context.awsRequestId, logger, signal: deadline.signal }) },
         batch.items,
         {
           selection: batch.selection,

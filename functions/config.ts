@@ -96,6 +96,17 @@ const endpointEnvSchema = z.object({
   MODEL_MAX_TOKENS: int(16, 32_768).default(1024),
   /** Ask for token log-probabilities (each field's confidence). */
   MODEL_LOGPROBS: z.enum(['true', 'false'], { error: 'expected true or false' }).default('false'),
+  /** The DynamoDB table of the fleet gate (`core/fleet-gate.ts`); unset: each environment's own adaptive gate. */
+  FLEET_GATE_TABLE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)')
+    .optional(),
+  /** The most requests the whole fleet sends at once: the endpoint's capacity C. */
+  FLEET_GATE_CAPACITY: int(1, 5_000).optional(),
+  /** How often an invocation waiting for a fleet slot looks again. */
+  FLEET_GATE_POLL_MS: int(5, 5_000).default(25),
+  /** The item the fleet shares; unset: one per endpoint and model, so fleets that ask the same endpoint through one table share it. */
+  FLEET_GATE_KEY: z.string().min(1).max(1024).optional(),
 });
 
 const modelEnvSchema = pipelineEnvSchema.extend(endpointEnvSchema.shape);
@@ -192,7 +203,19 @@ export interface Config extends PipelineConfig {
     readonly maxTokens: number;
     /** Ask the endpoint for token log-probabilities (`logprobs: true`). */
     readonly logprobs: boolean;
+    /** One in-flight count for every environment (`FLEET_GATE_*`); absent: each environment's own adaptive gate. */
+    readonly fleetGate?: FleetGateConfig;
   };
+}
+
+/** The fleet gate's store and limits (`core/fleet-gate.ts`). */
+export interface FleetGateConfig {
+  readonly table: string;
+  /** The item's key: one per endpoint and model unless `FLEET_GATE_KEY` says otherwise. */
+  readonly key: string;
+  /** The most requests the fleet sends at once (the level never rises above it). */
+  readonly capacity: number;
+  readonly pollMs: number;
 }
 
 /** The Step Functions starter's typed configuration. */
@@ -229,8 +252,34 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxRetries: e.MODEL_MAX_RETRIES,
       maxTokens: e.MODEL_MAX_TOKENS,
       logprobs: e.MODEL_LOGPROBS === 'true',
+      ...fleetGateFrom(e, base.model.name),
     }),
   });
+}
+
+type ModelEnv = z.infer<typeof modelEnvSchema> | z.infer<typeof bedrockModelEnvSchema>;
+
+/** The fleet gate, when `FLEET_GATE_TABLE` is set; its capacity is then required. */
+function fleetGateFrom(e: ModelEnv, modelName: string): { fleetGate?: FleetGateConfig } {
+  if (e.FLEET_GATE_TABLE === undefined) {
+    const stray = (['FLEET_GATE_CAPACITY', 'FLEET_GATE_KEY'] as const).find((k) => e[k] !== undefined);
+    if (stray) throw new ConfigError(`invalid configuration:\n  ${stray}: read only with FLEET_GATE_TABLE, which is not set`);
+    return {};
+  }
+  if (e.FLEET_GATE_CAPACITY === undefined) {
+    throw new ConfigError(
+      'invalid configuration:\n  FLEET_GATE_CAPACITY: expected the most requests the endpoint serves at once, since FLEET_GATE_TABLE is set (it is not set)',
+    );
+  }
+  const endpoint = e.MODEL_PROVIDER === 'bedrock' ? `bedrock:${e.MODEL_REGION ?? e.AWS_REGION ?? ''}` : e.MODEL_BASE_URL;
+  return {
+    fleetGate: Object.freeze({
+      table: e.FLEET_GATE_TABLE,
+      key: e.FLEET_GATE_KEY ?? `endpoint#${endpoint}#${modelName}`,
+      capacity: e.FLEET_GATE_CAPACITY,
+      pollMs: e.FLEET_GATE_POLL_MS,
+    }),
+  };
 }
 
 /**

@@ -12,7 +12,6 @@ import { processObject, type ProcessOutcome } from './core/direct';
 import { slowestField, type ResultDocument } from './core/document';
 import { RecordsFailedError, RetryableResultError, toErrorInfo } from './core/errors';
 import { readEvent, type S3ObjectEvent } from './core/events';
-import { AimdLevel, createAdaptiveLimit } from './core/adaptive-limit';
 import { createCostMeter, type CostMeter } from './core/cost';
 import type { Logger } from './core/ports';
 import { createModelClient } from './model-client';
@@ -36,9 +35,6 @@ export type OnUploadHandler = (event: unknown, context: HandlerContext) => Promi
  * servers in tests and `npm start`).
  */
 export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): OnUploadHandler {
-  // What the endpoint's throttling taught one invocation, the next one in
-  // this execution environment starts from (see `adaptive-limit.ts`).
-  let level: AimdLevel | undefined;
   // The logs' running total of what documents cost, since this cold start.
   const spent = createCostMeter();
   return async (event, context) => {
@@ -60,9 +56,10 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
     const invocation = { id: context.awsRequestId, deadline, storeSignal: storeDeadline.signal, endsAt: rt.clock.now() + remainingMs };
     // One gate for the whole invocation: an SQS batch of several images
     // still never has more than MODEL_MAX_CONCURRENCY requests in flight,
-    // and fewer while the endpoint throttles.
-    level ??= new AimdLevel(config.model.maxConcurrency);
-    const deps = { ...rt, model: telemetry.meter(rt.model), limit: createAdaptiveLimit(level) };
+    // and fewer while the endpoint throttles. What the throttling taught one
+    // invocation, the next one in this environment starts from.
+    const limit = rt.gates({ id: context.awsRequestId, logger, signal: deadline.signal });
+    const deps = { ...rt, model: telemetry.meter(rt.model), limit };
 
     const runRecord = async (record: S3ObjectEvent): Promise<ProcessOutcome> => {
       const log = logger.child({ bucket: record.bucket, key: record.key });

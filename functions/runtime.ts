@@ -10,8 +10,10 @@
  * (Prepare, Merge, RecordFailure, the starter) neither need the endpoint's
  * variables nor bundle its HTTP client.
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import { createDynamoDbClient, DynamoDbFleetStore } from './adapters/dynamodb-fleet-store';
 import { createS3Client, S3ObjectStore } from './adapters/s3-store';
 import { createSfnClient, SfnExecutionStarter } from './adapters/sfn-starter';
 import {
@@ -27,6 +29,7 @@ import { systemClock } from './core/clock';
 import { configFingerprint } from './core/fingerprint';
 import type { Clock, ExecutionStarter, Logger, ModelClient, ObjectStore } from './core/ports';
 import type { ModelSettings, PipelineSettings } from './core/settings';
+import { createRequestGates, type RequestGates } from './request-gates';
 import type { MetricsSink } from './telemetry/summary';
 import { loadTelemetry, type Telemetry } from './telemetry/telemetry';
 
@@ -45,6 +48,8 @@ export interface RuntimeParts {
   /** Receives the metric records. @default EMF lines, written where log lines go */
   readonly metrics?: MetricsSink;
   readonly clock?: Clock;
+  /** The fleet gate's DynamoDB client. @default one built from the environment (`AWS_ENDPOINT_URL_DYNAMODB` honoured) */
+  readonly dynamoDbClient?: DynamoDBClient;
 }
 
 /** Everything a task that writes documents but asks no model needs. */
@@ -66,6 +71,8 @@ export interface ModelRuntime extends Runtime {
   readonly config: Config;
   readonly model: ModelClient;
   readonly modelSettings: ModelSettings;
+  /** Each invocation's request gate, over what this environment learnt (`request-gates.ts`). */
+  readonly gates: RequestGates;
 }
 
 /**
@@ -110,12 +117,18 @@ export async function loadModelRuntime(env: Env, createModel: ModelClientFactory
   const config = loadConfig(env);
   const telemetry = await loadTelemetry(env, config.logLevel, parts);
   const model = await createModel(config);
+  const runtime = buildRuntime(config, env, parts, telemetry);
+  const fleet = config.model.fleetGate;
+  const fleetStore = fleet
+    ? new DynamoDbFleetStore({ client: parts.dynamoDbClient ?? (await createDynamoDbClient(env)), table: fleet.table, key: fleet.key, cap: fleet.capacity })
+    : undefined;
   return {
-    ...buildRuntime(config, env, parts, telemetry),
+    ...runtime,
     config,
     // With tracing on, every request is a subsegment.
     model: telemetry.tracing ? telemetry.tracing.traceModel(model) : model,
     modelSettings: modelSettingsFrom(config),
+    gates: createRequestGates(config, runtime.clock, fleetStore),
   };
 }
 

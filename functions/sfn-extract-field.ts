@@ -32,7 +32,9 @@ export function createSfnExtractFieldHandler(getRuntime: () => Promise<ModelRunt
     try {
       const input = parseTaskInput(extractFieldInputSchema, event, 'ExtractField');
       const logger = rt.logger.child({ requestId: context.awsRequestId, key: input.source.key, field: input.field });
-      const out = await extractFieldRun({ ...rt, model: telemetry.meter(rt.model), logger }, input, deadline);
+      // One field has one request at a time; the gate matters only when the fleet shares one count.
+      const limit = rt.config.model.fleetGate ? rt.gates({ id: context.awsRequestId, logger, signal: deadline.signal }) : undefined;
+      const out = await extractFieldRun({ ...rt, model: telemetry.meter(rt.model), logger, ...(limit ? { limit } : {}) }, input, deadline);
       logger.info('field answered', { status: out.status, partKey: out.ref.key });
       // Its field is counted by Merge, from the document (the model's requests, tokens and waits by the meter here).
       return out;

@@ -220,6 +220,9 @@ const contextSchema = z.object({
     .refine((p) => p.endsWith('/') && !/[*?]/.test(p), 'expected a key prefix ending in "/" without "*" or "?", such as "fieldlens-cache/"')
     .optional(),
   contentCacheDays: wholeNumber(1, 3650).optional(),
+  fleetGate: flag().optional(),
+  // FLEET_GATE_POLL_MS: its range (5-5000) is the function's.
+  fleetGatePollMs: functionSetting().optional(),
   modelPriceInputPerMTok: pricePerMillion().optional(),
   modelPriceCachedInputPerMTok: pricePerMillion().optional(),
   modelPriceOutputPerMTok: pricePerMillion().optional(),
@@ -418,6 +421,11 @@ export function stackPropsFromContext(
           ...(ctx.contentCacheDays !== undefined ? { expiration: Duration.days(ctx.contentCacheDays) } : {}),
         }
       : undefined;
+  if (ctx.fleetGatePollMs !== undefined && ctx.fleetGate !== true) {
+    throw new ContextError(
+      `context keys "fleetGatePollMs" and "fleetGate": the poll interval configures the fleet gate, which is ${ctx.fleetGate === false ? 'off (fleetGate=false)' : 'off unless fleetGate=true'}; set -c fleetGate=true, or remove fleetGatePollMs`,
+    );
+  }
   for (const key of ['subnetIds', 'securityGroupIds'] as const) {
     if (ctx[key] !== undefined && ctx.vpcId === undefined) {
       throw new ContextError(`context key "${key}": only with "vpcId", the VPC they belong to, such as -c vpcId=vpc-0a1b2c3d4e5f67890`);
@@ -450,6 +458,9 @@ export function stackPropsFromContext(
     ...(ctx.securityGroupIds !== undefined ? { securityGroupIds: ctx.securityGroupIds } : {}),
     ...(backfill ? { backfill } : {}),
     ...(contentCache ? { contentCache } : {}),
+    ...(ctx.fleetGate === true
+      ? { fleetGate: ctx.fleetGatePollMs !== undefined ? { pollInterval: Duration.millis(ctx.fleetGatePollMs) } : {} }
+      : {}),
     ...(ctx.tracing !== undefined ? { tracing: ctx.tracing } : {}),
     ...(ctx.debugLogSampleRate !== undefined ? { debugLogSampleRate: ctx.debugLogSampleRate } : {}),
     ...(ctx.alarmEmail !== undefined ? { alarms: { email: ctx.alarmEmail } } : {}),

@@ -17,6 +17,7 @@ import { expireContentCache, resolveContentCache } from './constructs/content-ca
 import { MonitoredDeadLetterQueue } from './constructs/dead-letter-queue';
 import { DirectPipeline } from './constructs/direct-pipeline';
 import { watchedBuckets } from './constructs/fieldlens-bucket';
+import { FleetGate } from './constructs/fleet-gate';
 import { FieldlensFunction } from './constructs/lambda-defaults';
 import { Monitoring } from './constructs/monitoring';
 import { ModelNetwork, wantsVpc } from './constructs/model-network';
@@ -70,6 +71,8 @@ export class FieldlensStack extends Stack {
   public readonly backfill?: Backfill;
   /** How the endpoint's capacity is split between uploads and the backfill, when there is one. */
   public readonly sharedBudget?: SharedBudget;
+  /** The fleet gate's table, when asked for (`fleetGate` prop). */
+  public readonly fleetGate?: FleetGate;
   /** The alarms, the dashboard and the alarm topic (when asked for). */
   public readonly monitoring: Monitoring;
 
@@ -110,6 +113,11 @@ export class FieldlensStack extends Stack {
       }
     }
 
+    // The whole capacity, not the uploads' part: one count covers uploads and backfill alike.
+    if (props.fleetGate) {
+      this.fleetGate = new FleetGate(this, 'FleetGate', { capacity, ...optional('pollInterval', props.fleetGate.pollInterval) });
+    }
+
     const pipelineProps: PipelineProps = {
       sourceBucket: this.bucket,
       inputPrefix,
@@ -118,6 +126,7 @@ export class FieldlensStack extends Stack {
       model: { ...model.settings, capacity: this.sharedBudget ? this.sharedBudget.liveCapacity : capacity },
       ...definedOnly(props, PIPELINE_PASS_THROUGH),
       ...optional('vpcConfig', this.modelNetwork?.vpcConfig),
+      ...optional('fleetGate', this.fleetGate),
     };
     this.pipeline = this.createPipeline(props.fanout ?? 'lambda', trigger, pipelineProps, props.reserveConcurrency);
     if (props.backfill && this.sharedBudget) {

@@ -42,7 +42,20 @@ export function addStackOutputs(stack: FieldlensStack, { inputPrefix, outputPref
     );
   }
   const shared = stack.sharedBudget ? describeSharedBudget(stack.sharedBudget, capacity ?? stack.sharedBudget.maxInFlight) : describeBudget(budget);
-  output('EndpointBudget', capacityNote ? `${shared} (${capacityNote})` : shared, 'How the model endpoint capacity is shared');
+  output(
+    'EndpointBudget',
+    capacityNote ? `${shared} (${capacityNote})` : shared,
+    stack.fleetGate
+      ? `How the model endpoint capacity is shared; the fleet gate (FleetGateTable) also holds every environment together to one count of at most ${stack.fleetGate.capacity}`
+      : 'How the model endpoint capacity is shared',
+  );
+  if (stack.fleetGate) {
+    output(
+      'FleetGateTable',
+      stack.fleetGate.table.tableName,
+      'The fleet gate: one item with the in-flight count and learnt limit every function that asks the model shares',
+    );
+  }
   output('DashboardName', stack.monitoring.dashboard.dashboardName, 'The CloudWatch dashboard of this deployment: documents, fields, latency, model, tokens, cost, functions, alarms');
   if (stack.monitoring.topic) {
     output('AlarmTopicArn', stack.monitoring.topic.topicArn, 'The SNS topic every alarm notifies (and tells when it is OK again)');

@@ -7,6 +7,7 @@ import type { StackProps } from 'aws-cdk-lib';
 import type { BedrockQuota, TriggerKind } from './budget';
 import type { BackfillOptions } from './constructs/backfill';
 import type { WatchedBucketProps } from './constructs/fieldlens-bucket';
+import type { FleetGateOptions } from './constructs/fleet-gate';
 import type { ModelApiKeyProps } from './constructs/model-api-key';
 import type { ModelNetworkProps } from './constructs/model-network';
 import type { BedrockModelSettings, ModelCallSettings, OpenAIModelSettings, PipelineProps } from './constructs/pipeline-props';
@@ -134,6 +135,15 @@ export interface FieldlensStackProps
    * @default - no backfill
    */
   readonly backfill?: BackfillOptions;
+  /**
+   * The fleet gate (see docs/deploying.md): a DynamoDB table whose one item
+   * is the in-flight count and learnt limit of every function that asks the
+   * model, uploads and backfill together, held to the endpoint's whole
+   * capacity. For an endpoint shared with other clients, or one that serves
+   * less than its capacity says. Off unless given, like `backfill`.
+   * @default - no fleet gate: each execution environment limits itself
+   */
+  readonly fleetGate?: FleetGateOptions;
   /**
    * Where the alarms notify (see docs/operations.md#alarms): a new SNS topic
    * with an e-mail subscription, or an existing topic. The alarms and the

@@ -101,6 +101,13 @@ export const ErrorCode = {
    * fail alone are listed in the batch's output instead.
    */
   BACKFILL_BATCH_FAILED: 'BACKFILL_BATCH_FAILED',
+  /**
+   * The fleet gate's store (the shared in-flight count, DynamoDB in the
+   * stack) failed: the invocation goes on under its local limit alone, with
+   * the endpoint's throttling and the retry rules still in force. A warning,
+   * never a field's error.
+   */
+  FLEET_GATE_UNAVAILABLE: 'FLEET_GATE_UNAVAILABLE',
   /** A command (`npm run backfill`, `npm run redrive`) cannot run as asked: its arguments, or the stack it needs; the message says what to change. */
   COMMAND_INVALID: 'COMMAND_INVALID',
 } as const;

@@ -174,6 +174,8 @@ export class Backfill extends Construct {
     grantObjectAccess(this.items.role, props);
     grantContentCacheAccess(this.items.role, props.outputBucket, props.outputPrefix, resolveContentCache(props));
     grantModelAccess(this.items.role, props.model);
+    // The backfill asks the same endpoint: it counts in the same fleet gate as the uploads.
+    props.fleetGate?.grantAccess(this.items.role);
 
     const states = new Construct(this, 'States');
     const args = '$.args';

@@ -11,8 +11,9 @@ import { FieldlensPropsError } from '../errors';
 
 /**
  * Values of the right shape for variables that are CDK tokens at synth (a
- * secret's ARN, a bucket's name, the state machine's ARN, the stack's region), so the rest of
- * the environment can still be checked. They are used for the check only
+ * secret's ARN, a bucket's name, the state machine's ARN, the stack's region,
+ * the fleet gate's table), so the rest of the environment can still be
+ * checked (a capacity without its table would be refused). They are used for the check only
  * and never reach the template; the real values are checked at start-up.
  */
 export const SYNTH_PLACEHOLDERS: Readonly<Record<string, string>> = Object.freeze({
@@ -26,6 +27,7 @@ export const SYNTH_PLACEHOLDERS: Readonly<Record<string, string>> = Object.freez
   STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:unresolved',
   INPUT_PREFIX: 'unresolved-input-prefix/',
   OUTPUT_PREFIX: 'unresolved-output-prefix/',
+  FLEET_GATE_TABLE: 'unresolved-fleet-gate-table',
 });
 
 /**

@@ -10,6 +10,7 @@ import { bedrockRegion } from '../bedrock-access';
 import { FieldlensPropsError } from '../errors';
 import { checkFunctionEnvironment } from './environment-check';
 import { contentCacheEnvironment, resolveContentCache } from './content-cache';
+import { fleetGateEnvironment } from './fleet-gate';
 import { modelPricesEnvironment } from './model-prices';
 import { isBedrockModel, PIPELINE_DEFAULTS, resolveFields, type ModelEndpointSettings, type PipelineProps } from './pipeline-props';
 
@@ -50,6 +51,7 @@ export function functionEnvironment(props: PipelineProps, perImage: number): Rec
     LOG_LEVEL: props.logLevel ?? PIPELINE_DEFAULTS.logLevel,
     ...contentCacheEnvironment(resolveContentCache(props)),
     ...modelPricesEnvironment(model.prices),
+    ...fleetGateEnvironment(props.fleetGate),
   };
   checkFunctionEnvironment('model', env);
   const bytes = environmentBytes(env);
@@ -89,8 +91,8 @@ function providerEnvironment(model: ModelEndpointSettings): Record<string, strin
 
 /**
  * The variables of the model endpoint: only the functions that ask the
- * model get them. The model's identity and answer format are not among
- * them (MODEL_NAME and MODEL_RESPONSE_FORMAT; with Bedrock MODEL_PROVIDER,
+ * model get them (the fleet gate's too: it counts model requests). The
+ * model's identity and answer format are not among them (MODEL_NAME and MODEL_RESPONSE_FORMAT; with Bedrock MODEL_PROVIDER,
  * MODEL_ID and MODEL_STRUCTURED_OUTPUT): every function needs them for the
  * configuration fingerprint.
  */
@@ -104,6 +106,10 @@ export const ENDPOINT_VARIABLES = Object.freeze([
   'MODEL_MAX_RETRIES',
   'MODEL_MAX_TOKENS',
   'MODEL_LOGPROBS',
+  'FLEET_GATE_TABLE',
+  'FLEET_GATE_CAPACITY',
+  'FLEET_GATE_POLL_MS',
+  'FLEET_GATE_KEY',
 ]);
 
 /**

@@ -33,7 +33,8 @@ export interface OnUploadFunctionProps extends PipelineProps {
  * The `on-upload` function with its environment, its log group and a role
  * that may read images under the input prefix, read and write results under
  * the output prefix, read the API key secret (or invoke the one Bedrock
- * model), and write its own logs.
+ * model), take part in the fleet gate when there is one, and write its own
+ * logs.
  */
 export class OnUploadFunction extends FieldlensFunction {
   constructor(scope: Construct, id: string, props: OnUploadFunctionProps) {
@@ -53,5 +54,6 @@ export class OnUploadFunction extends FieldlensFunction {
     grantObjectAccess(this.role, props);
     grantContentCacheAccess(this.role, props.outputBucket, props.outputPrefix, resolveContentCache(props));
     grantModelAccess(this.role, props.model);
+    props.fleetGate?.grantAccess(this.role);
   }
 }

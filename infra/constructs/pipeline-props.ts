@@ -21,6 +21,7 @@ import type { ResponseFormat, StructuredOutput } from '../../functions/config';
 import { DEFAULT_LABEL_FIELDS, parseFieldSet, type FieldSet } from '../../functions/core/fields';
 import { endpointBudget, type ConcurrentImageLimits, type EndpointBudget } from '../budget';
 import type { ContentCacheProps } from './content-cache';
+import type { FleetGate } from './fleet-gate';
 import type { FunctionTelemetry, FunctionVpcConfig } from './lambda-defaults';
 import type { ObjectCreatedSource } from './object-created-source';
 import type { ModelPrices } from './model-prices';
@@ -231,6 +232,13 @@ export interface PipelineProps {
    * @default - on, under `<outputPrefix>.fieldlens/cache/`, entries kept 30 days
    */
   readonly contentCache?: ContentCacheProps;
+  /**
+   * The fleet gate the functions that ask the model share (`FLEET_GATE_*`):
+   * one in-flight count and one learnt limit for all their execution
+   * environments. Only those functions get its variables and its grant.
+   * @default - none: each environment's own adaptive gate
+   */
+  readonly fleetGate?: FleetGate;
   /**
    * X-Ray active tracing of every function (its invocations, model requests
    * and S3 calls as subsegments); their bundles carry the tracer only then.

@@ -58,7 +58,8 @@ interface TaskFunctionSettings {
 /**
  * Prepare, ExtractField, Merge and RecordFailure, created in `scope`. Only
  * ExtractField asks the model: it alone gets the key's secret (or the
- * Bedrock model), the pipeline's memory and timeout, and the VPC placement.
+ * Bedrock model), the fleet gate, the pipeline's memory and timeout, and
+ * the VPC placement.
  */
 export function stepFunctionsTaskFunctions(
   scope: Construct,
@@ -88,7 +89,10 @@ export function stepFunctionsTaskFunctions(
         : {}),
     });
     grantObjectAccessFor(f.role, props, access);
-    if (settings.asksModel) grantModelAccess(f.role, props.model);
+    if (settings.asksModel) {
+      grantModelAccess(f.role, props.model);
+      props.fleetGate?.grantAccess(f.role);
+    }
     return f;
   };
 

@@ -123,6 +123,22 @@ describe('runThrottleModel', () => {
     expect(run.makespanMs).toBeGreaterThan(5_000);
   });
 
+  it('keeps the fleet at the endpoint\'s capacity with one fleet gate, where each environment alone over-subscribes it', async () => {
+    // Prepare: twice the environments the limits allow; the fleet gate's capacity says 20, the endpoint serves 10
+    const o: ThrottleModelOptions = { ...BASE, overCapacity: 'reject', environments: 4, noiseMs: 5, beforeModelMs: 35, afterModelMs: 35 };
+
+    // Act
+    const alone = await runThrottleModel(o, 7);
+    const shared = await runThrottleModel({ ...o, fleet: { cap: 20, storeMs: 5, pollMs: 25 } }, 7);
+
+    // Assess: the fleet learns C from its first refusals and then probes about once per window
+    expect(shared.complete).toBe(20);
+    expect(shared.requests).toBe(100 + shared.rejected);
+    expect(shared.rejected).toBeLessThan(alone.rejected);
+    expect(shared.makespanMs).toBeLessThan(alone.makespanMs);
+    expect(shared.idle.fieldWaiting).toBeLessThan(alone.idle.fieldWaiting);
+  });
+
   it('repeats a run exactly for the same seed', async () => {
     const o: ThrottleModelOptions = { ...BASE, overCapacity: 'reject', environments: 4, noiseMs: 5 };
 

@@ -170,6 +170,7 @@ describe('parseContext: defaults', () => {
         'reserveConcurrency', 'vpcId', 'subnetIds', 'securityGroupIds',
         'backfill', 'backfillShare', 'backfillBatchSize', 'backfillToleratedFailurePercent',
         'backfillInventoryBucket', 'backfillInventoryPrefix', 'modelLogprobs', 'reviewConfidenceThreshold',
+        'fleetGate', 'fleetGatePollMs',
       ]),
     );
   });

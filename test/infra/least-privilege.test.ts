@@ -47,6 +47,11 @@ function isAllowed(p: Permission, prefixes: { input: string; output: string }): 
         /:bedrock:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):inference-profile\/[^*]+$/.test(p.resource) ||
         (/:bedrock:\*::foundation-model\/[^*]+$/.test(p.resource) && p.condition?.StringEquals?.['bedrock:InferenceProfileArn'] !== undefined)
       );
+    // The fleet gate's one item: a consistent read, its first write, conditional updates; the table itself, no index.
+    case 'dynamodb:GetItem':
+    case 'dynamodb:PutItem':
+    case 'dynamodb:UpdateItem':
+      return /^<FleetGateTable\w*\.Arn>$/.test(p.resource);
     case 'logs:CreateLogStream':
     case 'logs:PutLogEvents':
       return /^<\w*LogGroup\w*\.Arn>$/.test(p.resource);
@@ -179,6 +184,9 @@ const configurations: Array<[string, Partial<FieldlensStackProps>]> = [
   ['EventBridge trigger, existing bucket', { trigger: 'eventbridge', existingBucketName: 'my-images' }],
   ['Bedrock foundation model, direct trigger with a backfill', { model: { provider: 'bedrock', modelId: 'amazon.nova-lite-v1:0' }, backfill: {} }],
   ['Bedrock inference profile, Step Functions in a VPC', { ...VPC, fanout: 'stepfunctions', model: { provider: 'bedrock', modelId: 'eu.amazon.nova-pro-v1:0' } }],
+  ['direct trigger with a backfill and the fleet gate', { backfill: {}, fleetGate: {} }],
+  ['queue trigger with the fleet gate', { trigger: 'queue', fleetGate: {} }],
+  ['Step Functions with a backfill and the fleet gate', { fanout: 'stepfunctions', backfill: {}, fleetGate: {} }],
 ];
 
 describe('least privilege: the function role', () => {
@@ -397,6 +405,20 @@ describe('least privilege: nothing in the template widens it', () => {
       'arn:aws:bedrock:*::foundation-model/amazon.nova-lite-v1:0',
       'arn:aws:bedrock:eu-west-1::foundation-model/*',
     ]);
+  });
+
+  it('the check catches a DynamoDB grant wider than the fleet gate\'s three actions on its table', () => {
+    // Prepare
+    const { stack } = newStack({ fleetGate: {} });
+    stack.fleetGate!.table.grantReadWriteData(stack.pipeline.handler);
+    stack.pipeline.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [`${stack.fleetGate!.table.tableArn}/index/*`] }));
+
+    // Act
+    const found = widenings(Template.fromStack(stack));
+
+    // Assess
+    expect(found.map((p) => p.action)).toEqual(expect.arrayContaining(['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Scan']));
+    expect(found.some((p) => p.action === 'dynamodb:GetItem' && p.resource.endsWith('/index/*'))).toBe(true);
   });
 
   it('the check catches a delete outside the parts prefix', () => {

@@ -23,6 +23,9 @@ const configurations: Array<[string, Partial<FieldlensStackProps>]> = [
   ['queue trigger with a backfill, existing bucket', { trigger: 'queue', existingBucketName: 'my-images', backfill: {} }],
   ['Step Functions, EventBridge trigger, a backfill with an inventory', { fanout: 'stepfunctions', trigger: 'eventbridge', backfill: { inventory: { bucketName: 'my-inventory', prefix: 'reports/' } } }],
   ['EventBridge trigger, existing bucket, backfill in a VPC', { ...VPC, trigger: 'eventbridge', existingBucketName: 'my-images', backfill: {} }],
+  ['direct trigger with the fleet gate', { fleetGate: {} }],
+  ['queue trigger with a backfill and the fleet gate', { trigger: 'queue', backfill: {}, fleetGate: {} }],
+  ['Step Functions in a VPC with the fleet gate', { ...VPC, fanout: 'stepfunctions', fleetGate: {} }],
 ];
 
 /** Every acknowledgement recorded in the construct tree, with where it sits. */
@@ -60,6 +63,7 @@ describe('cdk-nag AwsSolutions', () => {
     ['Step Functions mode', { fanout: 'stepfunctions' }],
     ['Step Functions mode in a VPC', { ...VPC, fanout: 'stepfunctions' }],
     ['a backfill with an inventory', { backfill: { inventory: { bucketName: 'my-inventory' } } }],
+    ['the fleet gate', { fleetGate: {} }],
   ])('acknowledges findings one by one, each with a specific reason (%s)', (_mode, extra) => {
     // Prepare
     const { app } = newStack({ bucketProps: { serverAccessLogs: true }, ...extra });

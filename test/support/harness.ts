@@ -12,7 +12,7 @@ import { createS3Client } from '../../functions/adapters/s3-store';
 import type { ResultDocument } from '../../functions/core/document';
 import { createModelClient } from '../../functions/model-client';
 import { createOnUploadHandler, type HandlerContext, type OnUploadHandler } from '../../functions/on-upload';
-import { loadModelRuntime, once, type ModelClientFactory } from '../../functions/runtime';
+import { loadModelRuntime, once, type ModelClientFactory, type RuntimeParts } from '../../functions/runtime';
 import { s3ObjectCreatedEvent, startLocalS3, type LocalS3, type S3NotificationEvent } from '../../local/s3-server';
 import {
   answerByField,
@@ -70,7 +70,7 @@ export interface Rig {
   readonly client: S3Client;
   readonly logLines: string[];
   /** Rebuilds the handler with extra environment (FIELDS, MODEL_TIMEOUT_MS, …). */
-  handlerWith(env?: Record<string, string>): OnUploadHandler;
+  handlerWith(env?: Record<string, string>, parts?: Pick<RuntimeParts, 'dynamoDbClient'>): OnUploadHandler;
   /** Uploads an object and returns the real-S3-shaped event for it. */
   put(key: string, body: Buffer | string, contentType?: string): Promise<S3NotificationEvent>;
   /** Reads a result document, or `undefined` when there is none. */
@@ -103,7 +103,7 @@ export async function startRig(options: { model?: TestServerOptions; buckets?: s
     pools.push(pool);
     return createModelClient(config, { dispatcher: pool });
   };
-  const handlerWith = (extra: Record<string, string> = {}): OnUploadHandler => {
+  const handlerWith = (extra: Record<string, string> = {}, parts: Pick<RuntimeParts, 'dynamoDbClient'> = {}): OnUploadHandler => {
     // The tests upload the same few images under many keys; the content
     // cache would answer them from each other, so it is on only where asked.
     const env = {
@@ -115,7 +115,7 @@ export async function startRig(options: { model?: TestServerOptions; buckets?: s
       ...extra,
     };
     return createOnUploadHandler(
-      once(() => loadModelRuntime(env, pooledModel, { s3Client: client, logWrite: (l) => void logLines.push(l) })),
+      once(() => loadModelRuntime(env, pooledModel, { ...parts, s3Client: client, logWrite: (l) => void logLines.push(l) })),
     );
   };
 

@@ -35,7 +35,7 @@ export interface TaskHandlers {
 
 export interface SfnRig extends Rig {
   /** The real handlers over a runtime with this extra environment (FIELDS, OUTPUT_PREFIX, …). */
-  handlersWith(env?: Record<string, string>): TaskHandlers;
+  handlersWith(env?: Record<string, string>, parts?: Pick<RuntimeParts, 'dynamoDbClient'>): TaskHandlers;
   /** Synthesizes a Step Functions stack with these props (cached per props). */
   machine(props?: Partial<FieldlensStackProps>): SynthesizedStateMachine & { pipeline: StepFunctionsPipeline };
   /**
@@ -57,7 +57,7 @@ export async function startSfnRig(options: { model?: TestServerOptions; buckets?
   // the tests upload the same few images under many keys.
   const baseEnv = { MODEL_NAME: 'test-model', DEADLINE_MARGIN_MS: '500', LOG_LEVEL: 'debug', CONTENT_CACHE: 'off' };
   const parts: RuntimeParts = { s3Client: rig.client, logWrite: (l) => void rig.logLines.push(l) };
-  const handlersWith = (extra: Record<string, string> = {}): TaskHandlers => {
+  const handlersWith = (extra: Record<string, string> = {}, extraParts: Pick<RuntimeParts, 'dynamoDbClient'> = {}): TaskHandlers => {
     const env = {
       ...baseEnv,
       MODEL_BASE_URL: rig.model.baseUrl,
@@ -75,7 +75,7 @@ export async function startSfnRig(options: { model?: TestServerOptions; buckets?
           pools.push(pool);
           return createModelClient(config, { dispatcher: pool });
         },
-        parts,
+        { ...parts, ...extraParts },
       ),
     );
     const prepare = createSfnPrepareHandler(get);

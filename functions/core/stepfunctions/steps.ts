@@ -10,6 +10,7 @@
  * retryable one is resumed (its good fields kept, only the failed ones
  * asked again), and a document is only ever written conditionally.
  */
+import type { Gate } from '../adaptive-limit';
 import { admit } from '../admission';
 import { cacheEntryRef, imageDigest, lookupCachedAnswers, storeCachedAnswers } from '../content-cache';
 import {
@@ -65,6 +66,8 @@ export interface ExtractStepDeps {
   readonly logger: Logger;
   readonly settings: PipelineSettings;
   readonly modelSettings: ModelSettings;
+  /** The request gate of the invocation (the fleet gate, when the fleet shares one); absent: none, one field has one request at a time. */
+  readonly limit?: Gate;
 }
 
 /** Longest error message kept from a task failure; a Lambda's Cause can carry a whole stack trace. */
@@ -208,6 +211,7 @@ async function answerField(
     deadline: deadline.signal,
     deadlineAt: deadline.at,
     ...deps.modelSettings,
+    ...(deps.limit ? { limit: deps.limit } : {}),
     clock: deps.clock,
     logger: deps.logger,
   });
