@@ -98,7 +98,18 @@ export interface SoakRecord {
   /** Faults the plan injected, by kind. */
   readonly faults: Readonly<Record<string, number>>;
   readonly budget: { readonly capacity: number; readonly perInvocation: number; readonly concurrency: number; readonly maxInFlight: number };
+  /** With `--fleet-gate`: what its item held at the end. */
+  readonly fleetGate?: FleetGateAtEnd;
   readonly wallMs: number;
+}
+
+/** The fleet gate's item once the run has settled. */
+export interface FleetGateAtEnd {
+  /** Slots still held (released on every path, or their leases would keep them for minutes). */
+  readonly held: number;
+  readonly level: number;
+  /** Times the level was lowered. */
+  readonly epoch: number;
 }
 
 export interface SoakFigures {
@@ -158,6 +169,8 @@ export interface SoakFigures {
   readonly resultWrites: { readonly total: number; readonly failedInjected: number; readonly failedOther: number };
   readonly inFlight: { readonly max: number; readonly budget: number; readonly capacity: number; readonly perInvocation: number; readonly concurrency: number };
   readonly stoppedByTime: boolean;
+  /** With `--fleet-gate`: its item at the end. */
+  readonly fleetGate?: FleetGateAtEnd;
   readonly wallMs: number;
 }
 
@@ -304,6 +317,7 @@ export function accountSoak(r: SoakRecord): SoakFigures {
       concurrency: r.budget.concurrency,
     },
     stoppedByTime: r.stoppedByTime,
+    ...(r.fleetGate ? { fleetGate: r.fleetGate } : {}),
     wallMs: r.wallMs,
   };
 
@@ -331,6 +345,9 @@ export function soakChecks(f: SoakFigures): Check[] {
       value: f.stoppedByTime ? `stopped by the time limit, ${f.deliveries.undelivered} undelivered` : `${f.deliveries.undelivered} undelivered`,
       pass: !f.stoppedByTime && f.deliveries.undelivered === 0,
     },
+    ...(f.fleetGate
+      ? [{ name: 'fleet gate: slots held at the end', target: '0', value: String(f.fleetGate.held), pass: f.fleetGate.held === 0 }]
+      : []),
   ];
 }
 
@@ -378,6 +395,15 @@ export function soakTable(f: SoakFigures): Table {
       `${f.inFlight.max} vs budget ${f.inFlight.budget} (C = ${f.inFlight.capacity}: ${f.inFlight.concurrency} invocations × ${f.inFlight.perInvocation})`,
       judged('most requests in flight'),
     ],
+    ...(f.fleetGate
+      ? [
+          [
+            'fleet gate at the end',
+            `${f.fleetGate.held} slots held, level ${Math.round(f.fleetGate.level * 100) / 100}, lowered ${f.fleetGate.epoch} times`,
+            judged('fleet gate: slots held at the end'),
+          ] as [string, string, string],
+        ]
+      : []),
     ['wall time', `${(f.wallMs / 1000).toFixed(1)} s${f.stoppedByTime ? ' (stopped by the time limit)' : ''}`, judged('every event settled in time')],
   ];
   return { title: 'Soak', columns: ['figure', 'value', 'target'], rows, notes: f.lostExamples.map((l) => `lost: ${l}`) };

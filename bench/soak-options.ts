@@ -46,6 +46,8 @@ export interface SoakOptions {
   readonly out: string;
   /** Where the handler's log lines go; none: discarded. */
   readonly log?: string;
+  /** Every environment's requests through one fleet gate (`FLEET_GATE_*`, capacity C) in a local DynamoDB server. */
+  readonly fleetGate: boolean;
 }
 
 export const SOAK_DEFAULTS: SoakOptions = Object.freeze({
@@ -68,6 +70,7 @@ export const SOAK_DEFAULTS: SoakOptions = Object.freeze({
   retryDelaysMs: [1_000, 2_000] as const,
   imageBytes: 20_000,
   out: 'bench/results/soak-latest.json',
+  fleetGate: false,
 });
 
 export const SOAK_USAGE = `npm run soak -- [options]
@@ -98,6 +101,8 @@ dead-letter entry. Loopback only; stops itself.
   --image-bytes <n>          size of each image (default ${SOAK_DEFAULTS.imageBytes})
   --out <file>               results file (default ${SOAK_DEFAULTS.out})
   --log <file>               the handler's log lines (default: discarded)
+  --fleet-gate               one fleet gate for every invocation (FLEET_GATE_*, capacity C),
+                             in a local DynamoDB server; no slot may be left held at the end
   -h, --help
 
 Exit code: 0 when nothing is lost, no model call is spent on a duplicate,
@@ -130,6 +135,7 @@ export function parseSoakOptions(argv: readonly string[]): SoakOptions | 'help' 
       'image-bytes': { type: 'string' },
       out: { type: 'string' },
       log: { type: 'string' },
+      'fleet-gate': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -163,6 +169,7 @@ export function parseSoakOptions(argv: readonly string[]): SoakOptions | 'help' 
     imageBytes: whole(v['image-bytes'], 'image-bytes', d.imageBytes, 100),
     out: v.out ?? d.out,
     ...(v.log !== undefined ? { log: v.log } : {}),
+    fleetGate: v['fleet-gate'] ?? d.fleetGate,
   };
 }
 

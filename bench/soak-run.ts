@@ -14,7 +14,9 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { createDynamoDbClient } from '../functions/adapters/dynamodb-fleet-store';
 import { S3ObjectStore } from '../functions/adapters/s3-store';
 import { resultDocumentSchema } from '../functions/core/document';
 import { unquote } from '../functions/core/events';
@@ -24,6 +26,7 @@ import type { DirectResponse } from '../functions/on-upload';
 import { createMetricsCollector, summariseMetrics, type MetricsSummary } from '../functions/telemetry/summary';
 import { endpointBudget } from '../infra/budget';
 import type { S3NotificationEvent } from '../local/s3-server';
+import { DYNAMODB_TEST_CONFIG, startDynamoDb, type LocalDynamoDb } from '../test/support/dynamodb-server';
 import { startOpenAITestServer } from '../test/support/openai-test-server';
 import { syntheticFields } from './fields';
 import { createBenchHandler, type BenchHandler } from './handler';
@@ -47,6 +50,8 @@ import { currentInvocation, faultyStore, imageHash, recordingModel, type ModelCa
 /** Where the soak's images go (`INPUT_PREFIX`) and their documents (`OUTPUT_PREFIX`). */
 export const SOAK_INPUT_PREFIX = 'incoming/';
 export const SOAK_OUTPUT_PREFIX = 'results/';
+/** `MODEL_NAME` of the soak's handlers. */
+const SOAK_MODEL = 'fieldlens-soak';
 
 /** The handler's outcome for one record in a few words. */
 function describeOutcome(o: ProcessOutcome): string {
@@ -114,14 +119,20 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
   const clients: S3Client[] = [];
   const handlers: BenchHandler[] = [];
   const metrics = createMetricsCollector();
+  const dynamo: LocalDynamoDb | undefined = o.fleetGate ? await startDynamoDb() : undefined;
+  const dynamoClients: DynamoDBClient[] = [];
   try {
+    if (dynamo) await dynamo.createTable(FLEET_TABLE);
     for (let w = 0; w < o.concurrency; w++) {
       const client = localS3Client(s3.endpoint);
       clients.push(client);
+      // Each environment its own DynamoDB client, as each Lambda environment has.
+      const dynamoDbClient = dynamo ? await createDynamoDbClient({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint }, DYNAMODB_TEST_CONFIG) : undefined;
+      if (dynamoDbClient) dynamoClients.push(dynamoDbClient);
       handlers.push(
         await createBenchHandler({
           s3: client,
-          model: { baseUrl: server.baseUrl, name: 'fieldlens-soak' },
+          model: { baseUrl: server.baseUrl, name: SOAK_MODEL },
           fields,
           maxConcurrency: budget.perImage,
           env: {
@@ -129,7 +140,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
             INPUT_PREFIX: SOAK_INPUT_PREFIX,
             OUTPUT_PREFIX: SOAK_OUTPUT_PREFIX,
             LOG_LEVEL: log ? 'info' : 'error',
+            ...(dynamo ? { FLEET_GATE_TABLE: FLEET_TABLE, FLEET_GATE_CAPACITY: String(o.capacity) } : {}),
           },
+          ...(dynamoDbClient ? { dynamoDbClient } : {}),
           decorateStore: (store) =>
             faultyStore(store, {
               outputPrefix: SOAK_OUTPUT_PREFIX,
@@ -252,16 +265,35 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
       server: { requests: server.requests.length, maxInFlight: server.maxInFlight, capacity429: server.rejected },
       faults,
       budget: { capacity: o.capacity, perInvocation: budget.perImage, concurrency: budget.concurrentImages, maxInFlight: budget.maxInFlight },
+      ...(dynamoClients[0] ? { fleetGate: await fleetGateAtEnd(dynamoClients[0], server.baseUrl) } : {}),
       wallMs,
     };
     return { record, figures: accountSoak(record), metrics: summariseMetrics(metrics.records) };
   } finally {
     await Promise.all(handlers.map((h) => h.close()));
     for (const c of clients) c.destroy();
+    for (const c of dynamoClients) c.destroy();
+    await dynamo?.close();
     await server.close();
     await s3.close();
     await new Promise<void>((resolve) => (log ? log.end(resolve) : resolve()));
   }
+}
+
+/** The fleet gate's table in the soak. */
+const FLEET_TABLE = 'fieldlens-soak-fleet';
+
+/** What the fleet gate's item holds once every invocation has ended: no slot may still be held. */
+async function fleetGateAtEnd(client: DynamoDBClient, baseUrl: string): Promise<NonNullable<SoakRecord['fleetGate']>> {
+  const out = await client.send(
+    new GetItemCommand({ TableName: FLEET_TABLE, Key: { pk: { S: `endpoint#${baseUrl}#${SOAK_MODEL}` } }, ConsistentRead: true }),
+  );
+  const item = out.Item;
+  return {
+    held: Object.keys(item?.holders?.M ?? {}).length,
+    level: Number(item?.level?.N ?? Number.NaN),
+    epoch: Number(item?.epoch?.N ?? Number.NaN),
+  };
 }
 
 /** Every object under the input prefix with its current ETag and result document, read back from the bucket. */

@@ -20,7 +20,7 @@
 import type { AttributeValue, DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 // Bundled with the S3 store already: importing it here loads nothing more.
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { FleetClaim, FleetState, FleetStore } from '../core/fleet-gate';
+import { FleetStoreBusyError, type FleetClaim, type FleetState, type FleetStore } from '../core/fleet-gate';
 import { once } from '../core/once';
 
 /**
@@ -106,13 +106,15 @@ export class DynamoDbFleetStore implements FleetStore {
     const found = await this.#get(sdk);
     if (found) return this.#state(found);
     try {
-      await this.#client.send(
-        new sdk.PutItemCommand({
-          TableName: this.#table,
-          Item: { pk: { S: this.#key }, level: { N: String(this.#cap) }, epoch: { N: '0' }, holders: { M: {} } },
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+      await this.#send((c) =>
+        c.send(
+          new sdk.PutItemCommand({
+            TableName: this.#table,
+            Item: { pk: { S: this.#key }, level: { N: String(this.#cap) }, epoch: { N: '0' }, holders: { M: {} } },
+            ConditionExpression: 'attribute_not_exists(pk)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
       );
       return { level: this.#cap, epoch: 0, holders: {} };
     } catch (err) {
@@ -203,19 +205,23 @@ export class DynamoDbFleetStore implements FleetStore {
     return { renewed: r.applied, state: r.state };
   }
 
-  async lower(to: number): Promise<FleetState> {
+  async lower(to: number, epoch: number): Promise<FleetState> {
     finite('to', to);
+    finite('epoch', epoch);
     const r = await this.#update({
       update: 'SET #l = :to ADD #e :one',
-      condition: '#l > :to',
+      // A request claimed before the last lowering says nothing new.
+      condition: '#e = :epoch AND #l > :to',
       names: { '#l': 'level', '#e': 'epoch' },
-      values: { ':to': num(to), ':one': { N: '1' } },
+      values: { ':to': num(to), ':epoch': num(epoch), ':one': { N: '1' } },
     });
     return r.state;
   }
 
   async #get(sdk: Sdk): Promise<Item | undefined> {
-    const out = await this.#client.send(new sdk.GetItemCommand({ TableName: this.#table, Key: { pk: { S: this.#key } }, ConsistentRead: true }));
+    const out = await this.#send((c) =>
+      c.send(new sdk.GetItemCommand({ TableName: this.#table, Key: { pk: { S: this.#key } }, ConsistentRead: true })),
+    );
     return out.Item;
   }
 
@@ -228,18 +234,20 @@ export class DynamoDbFleetStore implements FleetStore {
   }): Promise<{ applied: boolean; state: FleetState }> {
     const sdk = await loadSdk();
     try {
-      const out = await this.#client.send(
-        new sdk.UpdateItemCommand({
-          TableName: this.#table,
-          Key: { pk: { S: this.#key } },
-          UpdateExpression: u.update,
-          ConditionExpression: u.condition,
-          ExpressionAttributeNames: u.names,
-          // DynamoDB refuses an empty map here.
-          ...(Object.keys(u.values).length > 0 ? { ExpressionAttributeValues: u.values } : {}),
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+      const out = await this.#send((c) =>
+        c.send(
+          new sdk.UpdateItemCommand({
+            TableName: this.#table,
+            Key: { pk: { S: this.#key } },
+            UpdateExpression: u.update,
+            ConditionExpression: u.condition,
+            ExpressionAttributeNames: u.names,
+            // DynamoDB refuses an empty map here.
+            ...(Object.keys(u.values).length > 0 ? { ExpressionAttributeValues: u.values } : {}),
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
       );
       return { applied: true, state: this.#state(out.Attributes) };
     } catch (err) {
@@ -248,6 +256,19 @@ export class DynamoDbFleetStore implements FleetStore {
       // the server does not send it (dynalite, the test server, does not).
       const item = itemOf(err);
       return { applied: false, state: item ? this.#state(item) : await this.read() };
+    }
+  }
+
+  /** One call; DynamoDB refusing it for load becomes {@link FleetStoreBusyError}, which a waiting gate sits out. */
+  async #send<T>(call: (client: DynamoDBClient) => Promise<T>): Promise<T> {
+    try {
+      return await call(this.#client);
+    } catch (err) {
+      const name = (err as { name?: unknown })?.name;
+      if (typeof name === 'string' && BUSY_ERRORS.has(name)) {
+        throw new FleetStoreBusyError(`DynamoDB is throttling the fleet item (${name})`, { cause: err });
+      }
+      throw err;
     }
   }
 
@@ -262,6 +283,9 @@ export class DynamoDbFleetStore implements FleetStore {
     return { level, epoch, holders };
   }
 }
+
+/** What DynamoDB answers when a partition, a table or the account takes more than it may. */
+const BUSY_ERRORS = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
 
 // Compared by name too: a second copy of the SDK in a bundle has its own class.
 function isConditionFailure(err: unknown, sdk: Sdk): boolean {

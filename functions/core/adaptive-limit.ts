@@ -57,6 +57,30 @@ export interface GateOptions {
   readonly handOff?: boolean;
 }
 
+/**
+ * An attempt's feedback that passes on only its first report (an attempt
+ * is refused or answered once) and remembers whether it was refused.
+ */
+export function reportedOnce(on: AttemptFeedback): AttemptFeedback & { readonly refused: boolean } {
+  let reported = false;
+  let refused = false;
+  return {
+    get refused() {
+      return refused;
+    },
+    throttled() {
+      if (reported) return;
+      reported = refused = true;
+      on.throttled();
+    },
+    succeeded() {
+      if (reported) return;
+      reported = true;
+      on.succeeded();
+    },
+  };
+}
+
 /** An adaptive gate, with its state for logs and tests. */
 export interface AdaptiveLimit extends Gate {
   /** The in-flight limit now: a whole number from 1 to the cap. */
@@ -157,22 +181,13 @@ export function createAdaptiveLimit(level: AimdLevel): AdaptiveLimit {
       const start = (): void => {
         active++;
         const epoch = level.epoch;
-        let reported = false;
-        let refused = false;
-        const feedback: AttemptFeedback = {
-          throttled: () => {
-            if (reported) return;
-            reported = true;
-            refused = true;
-            level.throttled(epoch);
-          },
+        const feedback = reportedOnce({
+          throttled: () => level.throttled(epoch),
           succeeded: () => {
-            if (reported) return;
-            reported = true;
             // Full: every slot taken (this one included) or someone waiting.
             if (queue.length + handOffs.length > 0 || active >= level.limit) level.succeeded();
           },
-        };
+        });
         // A task that throws synchronously still releases its slot.
         Promise.resolve()
           .then(() => task(feedback))
@@ -180,7 +195,7 @@ export function createAdaptiveLimit(level: AimdLevel): AdaptiveLimit {
           .finally(() => {
             active--;
             // A refused request held no slot at the endpoint: it frees none to hand off.
-            if (!refused && handOffs.length > 0) queue.unshift(handOffs.shift()!);
+            if (!feedback.refused && handOffs.length > 0) queue.unshift(handOffs.shift()!);
             next();
           });
       };

@@ -22,10 +22,13 @@
  *   lease only when it runs short). Only when nothing waits is it released.
  * - The limit is learnt as AIMD is, but from the fleet's count: a 429 or
  *   503 lowers it to the number of slots that were held when the refused
- *   request claimed its own, less one (what the endpoint had room for);
- *   answers while the fleet is full raise it by one per window of answers,
- *   never above the cap. So the fleet probes one slot above what the
- *   endpoint serves about once per window, and is refused once for it.
+ *   request claimed its own, less one (what the endpoint had room for), but
+ *   never below half the limit, and once per epoch (a request claimed before
+ *   the last lowering says nothing new): a refusal that has nothing to do
+ *   with load, at a low position, must not bring the whole fleet down to
+ *   one. Answers while the fleet is full raise it by one per window of
+ *   answers, never above the cap. So the fleet probes one slot above what
+ *   the endpoint serves about once per window, and is refused once for it.
  * - A refused request goes again by hand-off, as in the local gate: its
  *   environment's next answer passes it its slot.
  * - Waiting for a slot is polling the store (one consistent read per
@@ -36,7 +39,7 @@
  * alone, where the endpoint's throttling and the retry rules still apply.
  * Also within an invocation, at most `localCap` requests are in flight.
  */
-import type { AttemptFeedback, Gate, GateOptions } from './adaptive-limit';
+import { reportedOnce, type AttemptFeedback, type Gate, type GateOptions } from './adaptive-limit';
 import { ErrorCode, toErrorInfo } from './errors';
 import type { Clock, Logger } from './ports';
 
@@ -72,8 +75,11 @@ export interface FleetStore {
   release(ids: readonly string[], levelIncrement: number): Promise<FleetState>;
   /** Moves the lease of `id` to `leaseEndsAt` if it is still held; `renewed: false` when it is not. */
   renew(id: string, leaseEndsAt: number, levelIncrement: number): Promise<{ readonly renewed: boolean; readonly state: FleetState }>;
-  /** Lowers the level to `to` when it is above (one more epoch); otherwise changes nothing. */
-  lower(to: number): Promise<FleetState>;
+  /**
+   * Lowers the level to `to` (one more epoch) when the epoch is still `epoch`
+   * and the level is above `to`; otherwise changes nothing.
+   */
+  lower(to: number, epoch: number): Promise<FleetState>;
 }
 
 /**
@@ -130,6 +136,19 @@ export class FleetView {
   }
 }
 
+/**
+ * The store refused a call for its own load (DynamoDB throttling one hot
+ * item): a waiting invocation waits longer rather than giving the gate up.
+ * Thrown by the store's adapter.
+ */
+export class FleetStoreBusyError extends Error {
+  override readonly name = 'FleetStoreBusyError';
+}
+
+/** Busy answers in a row a waiting invocation sits out, each wait doubling, before it goes on without the gate. */
+const MAX_BUSY_WAITS = 6;
+const MAX_BUSY_WAIT_MS = 1_000;
+
 /** Leases end this long after the clock says, at the earliest, for the clocks of other environments. */
 const CLOCK_SKEW_MS = 5_000;
 
@@ -180,6 +199,8 @@ interface Slot {
   leaseEndsAt: number;
   /** How many slots the fleet held just after this one was claimed (itself included). */
   readonly position: number;
+  /** The level's epoch when it was claimed. */
+  readonly epoch: number;
 }
 
 type Start = (slot: Slot | undefined) => void;
@@ -252,44 +273,24 @@ export function createFleetGate(o: FleetGateOptions): FleetGate {
   // One loop per invocation claims slots for all its waiting requests.
   const acquire = async (): Promise<void> => {
     claiming = true;
+    let busy = 0;
     try {
       for (;;) {
         const wanted = (): number => Math.min(queue.length, o.localCap - active) - free.length;
         if (wanted() <= 0 || goesAlone()) break;
-        const state = o.view.state ?? (o.view.state = await o.store.read());
-        // Counted after the read: requests that arrived meanwhile share this claim.
-        const want = wanted();
-        if (want <= 0) break;
-        const now = o.clock.now();
-        const { live, expired } = splitHolders(state, now);
-        const limit = o.view.limit(state);
-        const room = limit - live;
-        if (room <= 0) {
+        try {
+          if (await claimOnce(wanted)) break;
+          busy = 0;
+        } catch (err) {
+          // Too many waiting invocations read the one item: wait longer, do not give up the gate.
+          if (!(err instanceof FleetStoreBusyError) || busy >= MAX_BUSY_WAITS) throw err;
+          busy++;
           try {
-            await o.clock.sleep(o.pollMs * (0.5 + o.random()), o.signal);
+            await o.clock.sleep(Math.min(MAX_BUSY_WAIT_MS, o.pollMs * 2 ** busy) * (0.5 + o.random()), o.signal);
           } catch {
             break; // the deadline passed: the waiters go alone
           }
-          o.view.state = await o.store.read();
-          continue;
         }
-        const k = Math.min(room, want);
-        const ids = Array.from({ length: k }, () => `${o.owner}:${++seq}`);
-        const leaseEndsAt = now + leaseMs;
-        const expiredCount = Object.keys(expired).length;
-        const result = await o.store.claim({
-          ids,
-          leaseEndsAt,
-          epoch: state.epoch,
-          maxHoldersBefore: limit - k + expiredCount,
-          expired,
-        });
-        o.view.state = result.state;
-        if (!result.claimed) continue; // someone was first: look at what the store says now
-        held += k;
-        const after = splitHolders(result.state, o.clock.now()).live;
-        ids.forEach((id, i) => free.push({ id, leaseEndsAt, position: after - k + i + 1 }));
-        pump();
       }
     } catch (err) {
       degrade(err);
@@ -297,6 +298,45 @@ export function createFleetGate(o: FleetGateOptions): FleetGate {
       claiming = false;
       pump();
     }
+  };
+
+  /** One look at the fleet, and a claim when it has room: true when the loop should stop. */
+  const claimOnce = async (wanted: () => number): Promise<boolean> => {
+    const state = o.view.state ?? (o.view.state = await o.store.read());
+    // Counted after the read: requests that arrived meanwhile share this claim.
+    const want = wanted();
+    if (want <= 0) return true;
+    const now = o.clock.now();
+    const { live, expired } = splitHolders(state, now);
+    const limit = o.view.limit(state);
+    const room = limit - live;
+    if (room <= 0) {
+      try {
+        await o.clock.sleep(o.pollMs * (0.5 + o.random()), o.signal);
+      } catch {
+        return true; // the deadline passed: the waiters go alone
+      }
+      o.view.state = await o.store.read();
+      return false;
+    }
+    const k = Math.min(room, want);
+    const ids = Array.from({ length: k }, () => `${o.owner}:${++seq}`);
+    const leaseEndsAt = now + leaseMs;
+    const expiredCount = Object.keys(expired).length;
+    const result = await o.store.claim({
+      ids,
+      leaseEndsAt,
+      epoch: state.epoch,
+      maxHoldersBefore: limit - k + expiredCount,
+      expired,
+    });
+    o.view.state = result.state;
+    if (!result.claimed) return false; // someone was first: look at what the store says now
+    held += k;
+    const after = splitHolders(result.state, o.clock.now()).live;
+    ids.forEach((id, i) => free.push({ id, leaseEndsAt, position: after - k + i + 1, epoch: result.state.epoch }));
+    pump();
+    return false;
   };
 
   // What becomes of a slot when its attempt ends.
@@ -308,9 +348,11 @@ export function createFleetGate(o: FleetGateOptions): FleetGate {
     if (refused) {
       if (!degraded) {
         try {
-          // What the endpoint had room for: the slots held when this one was claimed, less this one.
-          const to = Math.max(1, Math.min(o.view.limit(), slot.position - 1));
-          o.view.state = await o.store.lower(to);
+          // What the endpoint had room for: the slots held when this one was
+          // claimed, less this one; never below half the limit.
+          const limit = o.view.limit();
+          const to = Math.max(1, Math.floor(limit / 2), Math.min(limit, slot.position - 1));
+          o.view.state = await o.store.lower(to, slot.epoch);
         } catch (err) {
           degrade(err);
         }
@@ -343,21 +385,14 @@ export function createFleetGate(o: FleetGateOptions): FleetGate {
   const gate = <T>(task: (feedback?: AttemptFeedback) => Promise<T>, options?: GateOptions): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const start: Start = (slot) => {
-        let reported = false;
-        let refused = false;
-        const feedback: AttemptFeedback = {
-          throttled: () => {
-            if (reported) return;
-            reported = true;
-            refused = true;
-          },
+        const feedback = reportedOnce({
+          // The lowering waits for the attempt's end (`settle`), where the slot is given up.
+          throttled: () => undefined,
           succeeded: () => {
-            if (reported) return;
-            reported = true;
             // Growth only while the fleet is full (or this invocation has more to send).
             if (slot && (queue.length + handOffs.length > 0 || fleetFull())) o.view.grow();
           },
-        };
+        });
         let outcome: { ok: true; value: T } | { ok: false; error: unknown };
         // A task that throws synchronously still releases its slot.
         Promise.resolve()
@@ -368,7 +403,7 @@ export function createFleetGate(o: FleetGateOptions): FleetGate {
           )
           // The slot is settled before the caller hears back, so an invocation
           // that ends with its last answer has released what it held.
-          .then(() => settle(slot, refused))
+          .then(() => settle(slot, feedback.refused))
           .then(() => (outcome.ok ? resolve(outcome.value) : reject(outcome.error)));
       };
       if (options?.handOff && active > 0) handOffs.push(start);

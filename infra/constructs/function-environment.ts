@@ -92,8 +92,9 @@ function providerEnvironment(model: ModelEndpointSettings): Record<string, strin
 /**
  * The variables of the model endpoint: only the functions that ask the
  * model get them (the fleet gate's too: it counts model requests). The
- * model's identity and answer format are not among them (MODEL_NAME and MODEL_RESPONSE_FORMAT; with Bedrock MODEL_PROVIDER,
- * MODEL_ID and MODEL_STRUCTURED_OUTPUT): every function needs them for the
+ * model's identity and answer format are not among them (MODEL_NAME and
+ * MODEL_RESPONSE_FORMAT; with Bedrock MODEL_PROVIDER, MODEL_ID and
+ * MODEL_STRUCTURED_OUTPUT): every function needs them for the
  * configuration fingerprint.
  */
 export const ENDPOINT_VARIABLES = Object.freeze([

@@ -16,7 +16,7 @@ import {
 import type { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoDbClient, DynamoDbFleetStore } from '../../functions/adapters/dynamodb-fleet-store';
-import type { FleetClaim } from '../../functions/core/fleet-gate';
+import { FleetStoreBusyError, type FleetClaim } from '../../functions/core/fleet-gate';
 import { DYNAMODB_TEST_CONFIG, startDynamoDb, type LocalDynamoDb } from '../support/dynamodb-server';
 
 const TABLE = 'fleet-gate';
@@ -139,7 +139,7 @@ describe('DynamoDbFleetStore.claim', () => {
     // Prepare
     const store = aStore({ cap: 4 });
     const seen = await store.read();
-    await store.lower(2);
+    await store.lower(2, 0);
 
     // Act
     const stale = await store.claim(aClaim({ ids: ['a:1'], epoch: seen.epoch }));
@@ -285,15 +285,31 @@ describe('DynamoDbFleetStore.lower', () => {
     await store.read();
 
     // Act
-    const first = await store.lower(8);
-    const second = await store.lower(9);
-    const same = await store.lower(8);
+    const first = await store.lower(8, 0);
+    const second = await store.lower(9, 1);
+    const same = await store.lower(8, 1);
 
     // Assess
     expect(first).toEqual({ level: 8, epoch: 1, holders: {} });
     expect(second).toEqual(first);
     expect(same).toEqual(first);
     expect(await store.read()).toEqual(first);
+  });
+
+  it('lowers only in the epoch the request was claimed in: a second refusal of the same burst changes nothing', async () => {
+    // Prepare
+    const store = aStore({ cap: 10 });
+    await store.read();
+
+    // Act: both claimed in epoch 0; the first lowers to 6, the second (to 3) comes too late
+    const first = await store.lower(6, 0);
+    const stale = await store.lower(3, 0);
+    const next = await store.lower(3, 1);
+
+    // Assess
+    expect(first).toMatchObject({ level: 6, epoch: 1 });
+    expect(stale).toEqual(first);
+    expect(next).toMatchObject({ level: 3, epoch: 2 });
   });
 });
 
@@ -325,7 +341,7 @@ describe('slot ids and errors', () => {
       rejection(store.claim(aClaim({ ids: ['a:1'] }))),
       rejection(store.release(['a:1'], 1)),
       rejection(store.renew('a:1', T, 0)),
-      rejection(store.lower(1)),
+      rejection(store.lower(1, 0)),
     ]);
 
     // Assess
@@ -346,7 +362,8 @@ describe('slot ids and errors', () => {
     await expect(store.claim(aClaim({ ids: ['a:1'], leaseEndsAt: Number.NaN }))).rejects.toThrow(TypeError);
     await expect(store.release(['a:1'], -1)).rejects.toThrow(TypeError);
     await expect(store.renew('', T, 0)).rejects.toThrow(TypeError);
-    await expect(store.lower(Number.POSITIVE_INFINITY)).rejects.toThrow(TypeError);
+    await expect(store.lower(Number.POSITIVE_INFINITY, 0)).rejects.toThrow(TypeError);
+    await expect(store.lower(1, Number.NaN)).rejects.toThrow(TypeError);
     expect(sent).toEqual([]);
   });
 });
@@ -387,16 +404,30 @@ describe('against a client that answers as DynamoDB does', () => {
     });
   });
 
-  it('lets any other error through unchanged', async () => {
+  it('turns DynamoDB refusing for load into FleetStoreBusyError, keeping the cause', async () => {
     // Prepare
     const throttled = Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException' });
     const { client: over } = answering(throttled);
 
     // Act
-    const err = await rejection(aStore({ over }).lower(1));
+    const err = await rejection(aStore({ over }).lower(1, 0));
 
     // Assess
-    expect(err).toBe(throttled);
+    expect(err).toBeInstanceOf(FleetStoreBusyError);
+    expect((err as Error).message).toBe('DynamoDB is throttling the fleet item (ProvisionedThroughputExceededException)');
+    expect((err as Error).cause).toBe(throttled);
+  });
+
+  it('lets any other error through unchanged', async () => {
+    // Prepare
+    const denied = Object.assign(new Error('User is not authorized to perform: dynamodb:UpdateItem'), { name: 'AccessDeniedException' });
+    const { client: over } = answering(denied);
+
+    // Act
+    const err = await rejection(aStore({ over }).lower(1, 0));
+
+    // Assess
+    expect(err).toBe(denied);
   });
 });
 

@@ -69,6 +69,20 @@ describe('bench: soak', () => {
     expect(figures.inFlight.max).toBeLessThanOrEqual(figures.inFlight.budget);
     expect(JSON.parse(JSON.stringify(figures))).toEqual(figures);
   });
+
+  it('leaves no fleet slot held when every invocation shares one fleet gate, through the same faults', { timeout: 60_000 }, async () => {
+    // Act
+    const { figures } = await runSoak({ ...TINY, fleetGate: true });
+
+    // Assess: the same guarantees, and every slot released (hangs, retries and failed writes included)
+    expect(figures.lostExamples).toEqual([]);
+    expect(figures.lost).toBe(0);
+    expect(figures.modelCalls.spentOnDuplicates).toBe(0);
+    expect(figures.fleetGate).toMatchObject({ held: 0 });
+    expect(figures.fleetGate!.level).toBeGreaterThanOrEqual(1);
+    expect(figures.fleetGate!.level).toBeLessThanOrEqual(TINY.capacity);
+    expect(soakChecks(figures).find((c) => c.name === 'fleet gate: slots held at the end')?.pass).toBe(true);
+  });
 });
 
 describe('bench: soak accounting', () => {
@@ -135,6 +149,13 @@ describe('bench: soak accounting', () => {
     // Assess
     expect(f.modelCalls).toMatchObject({ total: 8, spentOnDuplicates: 2, duplicateAnswered: 1, duplicateConcurrent: 1, unattributed: 0 });
     expect(soakChecks(f).find((c) => c.name === 'model calls spent on duplicates')?.pass).toBe(false);
+  });
+
+  it('fails the run when the fleet gate still holds a slot at the end', () => {
+    const f = accountSoak({ ...record, fleetGate: { held: 2, level: 6, epoch: 1 } });
+
+    expect(soakChecks(f).find((c) => c.name === 'fleet gate: slots held at the end')).toMatchObject({ value: '2', pass: false });
+    expect(soakChecks(accountSoak(record)).some((c) => c.name.startsWith('fleet gate'))).toBe(false);
   });
 
   it('finds the object whose document is for an older ETag lost, and the dead-lettered one not', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { VirtualTime } from '../../bench/throttle-model';
 import type { AttemptFeedback } from '../../functions/core/adaptive-limit';
 import { ErrorCode } from '../../functions/core/errors';
-import { createFleetGate, FleetView, splitHolders, type FleetGateOptions } from '../../functions/core/fleet-gate';
+import { createFleetGate, FleetStoreBusyError, FleetView, splitHolders, type FleetGateOptions } from '../../functions/core/fleet-gate';
 import { MemoryFleetStore } from '../support/memory-fleet-store';
 import { memoryLogger } from './fakes';
 
@@ -85,17 +85,28 @@ describe('createFleetGate', () => {
 
   it('lowers the level to the slots held when a refused request claimed its own, less one', async () => {
     const { time, store, gateOf, task } = rig(10);
-    const gate = gateOf();
+    const gate = gateOf({ localCap: 8 });
     let n = 0;
-    // The fourth request's claim saw 4 held (itself included): the endpoint had room for 3.
-    const refuseFourth = (f: AttemptFeedback | undefined) => (++n === 4 ? f?.throttled() : f?.succeeded());
+    // The eighth request's claim saw 8 held (itself included): the endpoint had room for 7.
+    const refuseEighth = (f: AttemptFeedback | undefined) => (++n === 8 ? f?.throttled() : f?.succeeded());
 
-    const all = Promise.all(Array.from({ length: 4 }, (_, i) => gate(task(100 + i, refuseFourth))));
+    const all = Promise.all(Array.from({ length: 8 }, (_, i) => gate(task(100 + i, refuseEighth))));
     await time.run();
     await all;
 
-    expect(store.state.level).toBe(3);
+    expect(store.state.level).toBe(7);
     expect(store.state.epoch).toBe(1);
+  });
+
+  it('never lowers the level below half on one refusal, whatever its position (a refusal not about load)', async () => {
+    const { time, store, gateOf, task } = rig(10);
+    const gate = gateOf();
+
+    const one = gate(task(100, (f) => f?.throttled()));
+    await time.run();
+    await one;
+
+    expect(store.state.level).toBe(5);
   });
 
   it('never raises the level on a throttle, and lowers it once for requests that saw the same room', async () => {
@@ -185,6 +196,26 @@ describe('createFleetGate', () => {
     const warnings = logger.lines.filter((l) => l.level === 'warn');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.data).toMatchObject({ code: ErrorCode.FLEET_GATE_UNAVAILABLE, error: { message: 'connect ECONNREFUSED' } });
+  });
+
+  it('sits out a store that refuses for its own load, waiting longer each time, without giving the gate up', async () => {
+    // Prepare: the first three reads are refused as DynamoDB refuses a hot item
+    const { time, store, gateOf, task } = rig(4);
+    const read = store.read.bind(store);
+    let refusals = 3;
+    store.read = () => (refusals-- > 0 ? Promise.reject(new FleetStoreBusyError('throttled')) : read());
+    const logger = memoryLogger();
+    const gate = gateOf({ logger });
+
+    // Act
+    const one = gate(task(100)).then(() => time.now() - START);
+    await time.run();
+
+    // Assess: waits of about 2, 4 and 8 × the poll interval (± half), then the slot
+    expect(await one).toBeGreaterThanOrEqual((40 + 80 + 160) / 2 + 100);
+    expect(gate.degraded).toBe(false);
+    expect(store.calls.claim).toBe(1);
+    expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
   });
 
   it('stops waiting for the fleet once the invocation deadline passes', async () => {

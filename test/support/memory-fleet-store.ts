@@ -63,10 +63,10 @@ export class MemoryFleetStore implements FleetStore {
     return { renewed: true, state: this.#current() };
   }
 
-  async lower(to: number): Promise<FleetState> {
+  async lower(to: number, epoch: number): Promise<FleetState> {
     await this.#trip('lower');
     const s = this.#current();
-    if (s.level > to) this.#state = { ...s, level: to, epoch: s.epoch + 1 };
+    if (s.epoch === epoch && s.level > to) this.#state = { ...s, level: to, epoch: s.epoch + 1 };
     return this.#current();
   }
 
