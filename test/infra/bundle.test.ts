@@ -47,19 +47,20 @@ describe('the handler bundle (real esbuild, no Docker)', () => {
     // Without tracing, the tracer and the X-Ray SDK are left out of the bundle.
     expect(readFileSync(bundle, 'utf8')).not.toContain('captureAWSv3Client');
     expect(readFileSync(bundle, 'utf8')).not.toContain('AWS_XRAY_DAEMON_ADDRESS');
-    // Only the S3 SDK loads with the bundle. The Bedrock and Secrets Manager
-    // SDKs load when used (dynamic imports); the Step Functions one, which
-    // only the starter uses, is not in it at all. (Tested as booleans: a
-    // failed match would print the whole bundle.)
+    // Only the S3 SDK loads with the bundle. The Bedrock, Secrets Manager and
+    // DynamoDB (the fleet gate's) SDKs load when used (dynamic imports); the
+    // Step Functions one, which only the starter uses, is not in it at all.
+    // (Tested as booleans: a failed match would print the whole bundle.)
     const code = readFileSync(bundle, 'utf8');
     const staticImport = (sdk: string) => new RegExp(`from\\s*"${sdk}"`).test(code);
     const dynamicImport = (sdk: string) => code.includes(`import("${sdk}")`);
     expect(staticImport('@aws-sdk/client-s3'), 'S3 SDK imported statically').toBe(true);
-    for (const sdk of ['@aws-sdk/client-bedrock-runtime', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-sfn']) {
+    for (const sdk of ['@aws-sdk/client-bedrock-runtime', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-dynamodb', '@aws-sdk/client-sfn']) {
       expect(staticImport(sdk), `${sdk} imported statically`).toBe(false);
     }
     expect(dynamicImport('@aws-sdk/client-bedrock-runtime'), 'Bedrock SDK imported when used').toBe(true);
     expect(dynamicImport('@aws-sdk/client-secrets-manager'), 'Secrets Manager SDK imported when used').toBe(true);
+    expect(dynamicImport('@aws-sdk/client-dynamodb'), 'DynamoDB SDK imported when used').toBe(true);
 
     // Assess: it imports in a clean Node process. The Lambda runtime provides
     // the AWS SDK, which the bundle leaves out; a link to the project's copy
