@@ -13,8 +13,9 @@ import { FieldlensPropsError } from '../errors';
  * Values of the right shape for variables that are CDK tokens at synth (a
  * secret's ARN, a bucket's name, the state machine's ARN, the stack's region,
  * the fleet gate's table), so the rest of the environment can still be
- * checked (a capacity without its table would be refused). They are used for the check only
- * and never reach the template; the real values are checked at start-up.
+ * checked (a capacity without its table would be refused). They are used
+ * for the check only and never reach the template; the real values are
+ * checked at start-up.
  */
 export const SYNTH_PLACEHOLDERS: Readonly<Record<string, string>> = Object.freeze({
   MODEL_BASE_URL: 'https://unresolved.invalid/v1',
