@@ -15,7 +15,7 @@ import { budgetFromRemaining, startDeadline } from './core/deadline';
 import { BackfillBatchError } from './core/errors';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
-import { outcomeMetrics } from './telemetry/outcome-metrics';
+import { gateMetrics, outcomeMetrics } from './telemetry/outcome-metrics';
 import { startInvocation } from './telemetry/telemetry';
 
 /** The parts of the Lambda context the handler uses. */
@@ -48,12 +48,13 @@ export function createBackfillItemsHandler(getRuntime: () => Promise<ModelRuntim
       timeoutMs: config.model.timeoutMs,
       budgetMs,
     });
+    // One gate for the invocation, as for an upload: never more than
+    // MODEL_MAX_CONCURRENCY requests in flight, and fewer while the endpoint
+    // throttles; what one batch learnt, the next in this environment starts from.
+    const limit = rt.gates({ id: context.awsRequestId, logger, signal: deadline.signal });
     try {
       const { tally, remaining } = await runBackfillBatch(
-        // One gate for the invocation, as for an upload: never more than
-        // MODEL_MAX_CONCURRENCY requests in flight, and fewer while the endpoint
-        // throttles; what one batch learnt, the next in this environment starts from.
-        { ...rt, model: telemetry.meter(rt.model), logger, limit: rt.gates({ id: context.awsRequestId, logger, signal: deadline.signal }) },
+        { ...rt, model: telemetry.meter(rt.model), logger, limit },
         batch.items,
         {
           selection: batch.selection,
@@ -79,6 +80,7 @@ export function createBackfillItemsHandler(getRuntime: () => Promise<ModelRuntim
     } finally {
       deadline.dispose();
       storeDeadline.dispose();
+      telemetry.record(gateMetrics(limit));
       telemetry.end(rt.settings.prices);
     }
   };

@@ -16,7 +16,7 @@ import { createCostMeter, type CostMeter } from './core/cost';
 import type { Logger } from './core/ports';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
-import { outcomeMetrics } from './telemetry/outcome-metrics';
+import { gateMetrics, outcomeMetrics } from './telemetry/outcome-metrics';
 import { startInvocation } from './telemetry/telemetry';
 
 /** The parts of the Lambda context the handler uses (the rest, when given, goes into the logs). */
@@ -107,6 +107,7 @@ export function createOnUploadHandler(getRuntime: () => Promise<ModelRuntime>): 
     } finally {
       deadline.dispose();
       storeDeadline.dispose();
+      telemetry.record(gateMetrics(limit));
       // One flush per invocation, failed or not: EMF lines with every metric of its records.
       telemetry.end(rt.settings.prices);
     }

@@ -23,8 +23,11 @@ export interface GateInvocation {
   readonly signal?: AbortSignal;
 }
 
+/** An invocation's gate; `degraded` when it is a fleet gate whose store failed. */
+export type InvocationGate = Gate & { readonly degraded?: boolean };
+
 /** Makes each invocation's gate; built once per execution environment. */
-export type RequestGates = (invocation: GateInvocation) => Gate;
+export type RequestGates = (invocation: GateInvocation) => InvocationGate;
 
 /**
  * The gates of one execution environment.

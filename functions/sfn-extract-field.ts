@@ -14,6 +14,8 @@ import { extractFieldInputSchema, parseTaskInput, type FieldPartRef } from './co
 import { extractFieldRun } from './core/stepfunctions/steps';
 import { createModelClient } from './model-client';
 import { loadModelRuntime, once, type ModelRuntime } from './runtime';
+import type { InvocationGate } from './request-gates';
+import { gateMetrics } from './telemetry/outcome-metrics';
 import { startInvocation } from './telemetry/telemetry';
 
 export type SfnExtractFieldHandler = (
@@ -29,17 +31,19 @@ export function createSfnExtractFieldHandler(getRuntime: () => Promise<ModelRunt
     const { config } = rt;
     const telemetry = startInvocation(rt.telemetry, 'sfn-extract-field', context, rt.clock);
     const deadline = startDeadline(budgetFromRemaining(context.getRemainingTimeInMillis(), config.deadlineMarginMs), rt.clock);
+    let limit: InvocationGate | undefined;
     try {
       const input = parseTaskInput(extractFieldInputSchema, event, 'ExtractField');
       const logger = rt.logger.child({ requestId: context.awsRequestId, key: input.source.key, field: input.field });
       // One field has one request at a time; the gate matters only when the fleet shares one count.
-      const limit = rt.config.model.fleetGate ? rt.gates({ id: context.awsRequestId, logger, signal: deadline.signal }) : undefined;
+      limit = rt.config.model.fleetGate ? rt.gates({ id: context.awsRequestId, logger, signal: deadline.signal }) : undefined;
       const out = await extractFieldRun({ ...rt, model: telemetry.meter(rt.model), logger, ...(limit ? { limit } : {}) }, input, deadline);
       logger.info('field answered', { status: out.status, partKey: out.ref.key });
       // Its field is counted by Merge, from the document (the model's requests, tokens and waits by the meter here).
       return out;
     } finally {
       deadline.dispose();
+      telemetry.record(gateMetrics(limit));
       telemetry.end(rt.settings.prices);
     }
   };

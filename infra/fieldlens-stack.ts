@@ -149,6 +149,7 @@ export class FieldlensStack extends Stack {
       stateMachines: all.filter((c): c is sfn.StateMachine => c instanceof sfn.StateMachine),
       deadLetterQueues: all.filter((c): c is MonitoredDeadLetterQueue => c instanceof MonitoredDeadLetterQueue),
       ...optional('notifications', props.alarms),
+      fleetGate: this.fleetGate !== undefined,
     });
 
     addStackOutputs(this, { inputPrefix, outputPrefix, capacity, ...optional('capacityNote', model.quotaNote) });

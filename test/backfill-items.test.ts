@@ -10,6 +10,9 @@ import { backfillHandlerFor, batchesOf, listedObjects } from './support/backfill
 import { BUCKET, labelHandler, lambdaContext, startRig, distinctPng, type Rig } from './support/harness';
 import { startOpenAITestServer } from './support/openai-test-server';
 import { emfMetrics, sumOf } from './support/emf';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { createDynamoDbClient } from '../functions/adapters/dynamodb-fleet-store';
+import { DYNAMODB_TEST_CONFIG, startDynamoDb } from './support/dynamodb-server';
 
 let rig: Rig;
 const closers: Array<() => Promise<void>> = [];
@@ -196,5 +199,44 @@ describe('a backfill batch against an endpoint that throttles', () => {
     expect(first).toBeGreaterThanOrEqual(6);
     expect(second).toBeLessThan(first!);
     expect(third).toBeLessThan(first!);
+  });
+});
+
+describe('backfill batches with the fleet gate', () => {
+  it('keeps two environments\' batches to what the endpoint serves, and leaves no slot held', async () => {
+    // Prepare: an endpoint serving 2 at once and refusing the rest; the gate is told 8; two environments, 4 fields each
+    const throttling = await startOpenAITestServer({
+      capacity: 2,
+      overCapacity: 'reject',
+      retryAfterMs: 10,
+      defaultLatencyMs: 20,
+      handler: () => ({ kind: 'answer', value: 'an answer' }),
+    });
+    closers.push(() => throttling.close());
+    const dynamo = await startDynamoDb();
+    closers.push(() => dynamo.close());
+    await dynamo.createTable('backfill-fleet');
+    const clients = await Promise.all([0, 1].map(() => createDynamoDbClient({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint }, DYNAMODB_TEST_CONFIG)));
+    closers.push(async () => clients.forEach((c) => c.destroy()));
+    const fields = JSON.stringify(Array.from({ length: 4 }, (_, i) => ({ name: `f${i}`, prompt: `Question ${i} about the label.`, type: 'string' })));
+    const env = { MODEL_BASE_URL: throttling.baseUrl, FIELDS: fields, FLEET_GATE_TABLE: 'backfill-fleet', FLEET_GATE_CAPACITY: '8', FLEET_GATE_POLL_MS: '10' };
+    const handlers = clients.map((dynamoDbClient) => {
+      const { handler, close } = backfillHandlerFor(rig, env, { dynamoDbClient });
+      closers.push(close);
+      return handler;
+    });
+    const batches = batchesOf(await imagesUnder('incoming/fleet-backfill/', 6), 3);
+
+    // Act: the two batches at once, one per environment
+    const outs = await Promise.all(batches.map((batch, i) => handlers[i]!(batch, lambdaContext(60_000, `batch-${i}`))));
+
+    // Assess
+    expect(outs.map((o) => o.tally.outcomes)).toEqual([{ 'written:complete': 3 }, { 'written:complete': 3 }]);
+    expect(throttling.maxServing).toBeLessThanOrEqual(2);
+    const item = await clients[0]!.send(
+      new GetItemCommand({ TableName: 'backfill-fleet', Key: { pk: { S: `endpoint#${throttling.baseUrl}#test-model` } } }),
+    );
+    expect(item.Item?.holders?.M).toEqual({});
+    expect(Number(item.Item?.epoch?.N)).toBeGreaterThanOrEqual(1);
   });
 });

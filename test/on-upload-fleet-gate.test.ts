@@ -12,6 +12,7 @@ import { ErrorCode } from '../functions/core/errors';
 import type { FieldSet } from '../functions/core/fields';
 import type { OnUploadHandler } from '../functions/on-upload';
 import { DYNAMODB_TEST_CONFIG, startDynamoDb, type LocalDynamoDb } from './support/dynamodb-server';
+import { emfMetrics, sumOf } from './support/emf';
 import { distinctPng, labelHandler, lambdaContext, startRig, type Rig } from './support/harness';
 
 const FIELDS: FieldSet = [
@@ -79,6 +80,7 @@ describe('on-upload with the fleet gate', () => {
     expect(Number(item.Item?.epoch?.N)).toBeGreaterThanOrEqual(1);
     // Far fewer refusals than 6 images × 4 fields over-subscribing 2
     expect(rig.model.rejected).toBeLessThan(24);
+    expect(sumOf(emfMetrics(rig.logLines), 'FleetGateUnavailable')).toBe(0);
   });
 
   it('goes on under the local limit when the table is not there, and says so with its code', async () => {
@@ -101,5 +103,7 @@ describe('on-upload with the fleet gate', () => {
       .filter((l) => l.code === ErrorCode.FLEET_GATE_UNAVAILABLE);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.level.toLowerCase()).toBe('warn');
+    // … and counts it, for the alarm
+    expect(sumOf(emfMetrics(rig.logLines.slice(from)), 'FleetGateUnavailable')).toBe(1);
   });
 });

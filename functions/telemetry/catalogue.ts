@@ -55,6 +55,10 @@ export const METRICS = {
   DuplicatesSkipped: { unit: 'Count', description: 'deliveries that cost no model call: a current final result existed, or another invocation held the lease' },
   CacheHits: { unit: 'Count', description: 'documents answered from the content cache, with no model call' },
   ReviewNeeded: { unit: 'Count', description: 'documents written with review.needed = true' },
+  FleetGateUnavailable: {
+    unit: 'Count',
+    description: "invocations whose fleet gate store failed (FLEET_GATE_UNAVAILABLE): their requests went under the invocation's own limit",
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 /** A metric's name. */

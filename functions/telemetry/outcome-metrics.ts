@@ -63,3 +63,8 @@ export function statusMetrics(status: DocumentStatus | 'skipped', reason?: strin
   if (status === 'skipped') return reason !== undefined && DUPLICATE_SKIPS.has(reason as SkipReason) ? metric('DuplicatesSkipped', 1) : [];
   return metric('Documents', 1, status);
 }
+
+/** What an invocation's request gate says once the invocation is done: a fleet gate that went on without its store. */
+export function gateMetrics(gate: { readonly degraded?: boolean } | undefined): MetricRecord[] {
+  return gate?.degraded ? metric('FleetGateUnavailable', 1) : [];
+}

@@ -64,6 +64,8 @@ export interface MonitoringProps {
   readonly deadLetterQueues?: readonly MonitoredDeadLetterQueue[];
   /** @default - alarms without actions */
   readonly notifications?: AlarmNotifications;
+  /** The functions share a fleet gate: alarm when its store fails. @default false */
+  readonly fleetGate?: boolean;
 }
 
 const PERIOD = Duration.minutes(5);
@@ -148,6 +150,17 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 3,
     });
+    if (props.fleetGate) {
+      alarm('FleetGateUnavailable', {
+        alarmDescription:
+          'Invocations went on without the fleet gate (FLEET_GATE_UNAVAILABLE in their logs) in 2 periods in a row: DynamoDB refused or failed its item ' +
+          "(permissions, throttling, the table gone). Images are still processed, each invocation under its own limit, so the endpoint may get more than the fleet's limit.",
+        metric: m('FleetGateUnavailable', 'Sum'),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 2,
+      });
+    }
     if (props.functions.length > 0) {
       const throttles = Object.fromEntries(
         props.functions.map((f, i) => [`t${i}`, f.function.metricThrottles({ period: PERIOD, statistic: cloudwatch.Stats.SUM })]),

@@ -60,6 +60,7 @@ describe('the fleet gate: off unless asked for', () => {
     expect(dynamodbPermissionsByRole(template)).toEqual({});
     expect(Object.keys(template.findOutputs('*'))).not.toContain('FleetGateTable');
     template.hasOutput('EndpointBudget', { Description: 'How the model endpoint capacity is shared' });
+    expect(JSON.stringify(template.findResources('AWS::CloudWatch::Alarm'))).not.toContain('FleetGateUnavailable');
   });
 
   it('stays off without any fleet gate key in the context, and with fleetGate=false', () => {
@@ -67,6 +68,24 @@ describe('the fleet gate: off unless asked for', () => {
 
     expect(stackPropsFromContext(parseContext(required), () => '').fleetGate).toBeUndefined();
     expect(stackPropsFromContext(parseContext({ ...required, fleetGate: 'false' }), () => '').fleetGate).toBeUndefined();
+  });
+});
+
+describe('the fleet gate alarm', () => {
+  it('goes off when invocations went on without the gate in two periods in a row', () => {
+    // Act
+    const { template } = buildStack({ fleetGate: {} });
+
+    // Assess
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'FleetGateUnavailable',
+      Namespace: 'fieldlens',
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 2,
+      TreatMissingData: 'notBreaching',
+    });
   });
 });
 

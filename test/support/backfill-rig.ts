@@ -8,11 +8,15 @@ import { Pool } from 'undici';
 import type { BatchInput } from '../../functions/core/backfill-batch';
 import { createBackfillItemsHandler, type BackfillItemsHandler } from '../../functions/backfill-items';
 import { createModelClient } from '../../functions/model-client';
-import { loadModelRuntime, once } from '../../functions/runtime';
+import { loadModelRuntime, once, type RuntimeParts } from '../../functions/runtime';
 import { BUCKET, type Rig } from './harness';
 
 /** The item handler over the rig, with this extra environment (FIELDS, MODEL_MAX_CONCURRENCY, …); `close` ends its pool. */
-export function backfillHandlerFor(rig: Rig, extra: Record<string, string> = {}): { handler: BackfillItemsHandler; close: () => Promise<void> } {
+export function backfillHandlerFor(
+  rig: Rig,
+  extra: Record<string, string> = {},
+  parts: Pick<RuntimeParts, 'dynamoDbClient'> = {},
+): { handler: BackfillItemsHandler; close: () => Promise<void> } {
   const pools: Pool[] = [];
   const env = { MODEL_BASE_URL: rig.model.baseUrl, MODEL_NAME: 'test-model', DEADLINE_MARGIN_MS: '500', LOG_LEVEL: 'warn', ...extra };
   const handler = createBackfillItemsHandler(
@@ -24,7 +28,7 @@ export function backfillHandlerFor(rig: Rig, extra: Record<string, string> = {})
           pools.push(pool);
           return createModelClient(config, { dispatcher: pool });
         },
-        { s3Client: rig.client, logWrite: (l) => void rig.logLines.push(l) },
+        { ...parts, s3Client: rig.client, logWrite: (l) => void rig.logLines.push(l) },
       ),
     ),
   );
