@@ -34,6 +34,19 @@ function handlerWith(env: Record<string, string> = {}) {
   return handler;
 }
 
+/** An endpoint that serves 2 requests at once and refuses the rest (429, retry-after-ms 10), closed after the file. */
+async function twoAtATime() {
+  const server = await startOpenAITestServer({
+    capacity: 2,
+    overCapacity: 'reject',
+    retryAfterMs: 10,
+    defaultLatencyMs: 20,
+    handler: () => ({ kind: 'answer', value: 'an answer' }),
+  });
+  closers.push(() => server.close());
+  return server;
+}
+
 /** Puts `count` images under `prefix` and lists them as the ItemReader would. */
 async function imagesUnder(prefix: string, count: number) {
   for (let i = 0; i < count; i++) await rig.put(`${prefix}${i}.png`, distinctPng(`${prefix}${i}`));
@@ -172,14 +185,7 @@ describe('a backfill batch', () => {
 describe('a backfill batch against an endpoint that throttles', () => {
   it('sends fewer requests into a full endpoint as the batch goes on: the in-flight limit learns from its 429s', async () => {
     // Prepare: an endpoint serving 2 requests at once and refusing the rest; 8 fields under a cap of 8
-    const throttling = await startOpenAITestServer({
-      capacity: 2,
-      overCapacity: 'reject',
-      retryAfterMs: 10,
-      defaultLatencyMs: 20,
-      handler: () => ({ kind: 'answer', value: 'an answer' }),
-    });
-    closers.push(() => throttling.close());
+    const throttling = await twoAtATime();
     const fields = JSON.stringify(Array.from({ length: 8 }, (_, i) => ({ name: `f${i}`, prompt: `Question ${i} about the label.`, type: 'string' })));
     const handler = handlerWith({ MODEL_BASE_URL: throttling.baseUrl, MODEL_MAX_CONCURRENCY: '8', FIELDS: fields });
     const images = [0, 1, 2].map((i) => distinctPng(`incoming/aimd/${i}`));
@@ -205,14 +211,7 @@ describe('a backfill batch against an endpoint that throttles', () => {
 describe('backfill batches with the fleet gate', () => {
   it('keeps two environments\' batches to what the endpoint serves, and leaves no slot held', async () => {
     // Prepare: an endpoint serving 2 at once and refusing the rest; the gate is told 8; two environments, 4 fields each
-    const throttling = await startOpenAITestServer({
-      capacity: 2,
-      overCapacity: 'reject',
-      retryAfterMs: 10,
-      defaultLatencyMs: 20,
-      handler: () => ({ kind: 'answer', value: 'an answer' }),
-    });
-    closers.push(() => throttling.close());
+    const throttling = await twoAtATime();
     const dynamo = await startDynamoDb();
     closers.push(() => dynamo.close());
     await dynamo.createTable('backfill-fleet');
