@@ -35,9 +35,10 @@ export function createSfnExtractFieldHandler(getRuntime: () => Promise<ModelRunt
     try {
       const input = parseTaskInput(extractFieldInputSchema, event, 'ExtractField');
       const logger = rt.logger.child({ requestId: context.awsRequestId, key: input.source.key, field: input.field });
-      // One field has one request at a time; the gate matters only when the fleet shares one count.
-      limit = rt.config.model.fleetGate ? rt.gates({ id: context.awsRequestId, logger, signal: deadline.signal }) : undefined;
-      const out = await extractFieldRun({ ...rt, model: telemetry.meter(rt.model), logger, ...(limit ? { limit } : {}) }, input, deadline);
+      // One field has one request at a time (MODEL_MAX_CONCURRENCY 1): the
+      // gate changes nothing unless the fleet shares one count.
+      limit = rt.gates({ id: context.awsRequestId, logger, signal: deadline.signal });
+      const out = await extractFieldRun({ ...rt, model: telemetry.meter(rt.model), logger, limit }, input, deadline);
       logger.info('field answered', { status: out.status, partKey: out.ref.key });
       // Its field is counted by Merge, from the document (the model's requests, tokens and waits by the meter here).
       return out;
